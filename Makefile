@@ -1,0 +1,39 @@
+# The README's commands. Each target creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_OFFLINE := --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost,::1
+
+.PHONY: demo test lint cassettes bench fuzz docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,server,llama-index]"
+	touch $(STAMP)
+
+## demo: four LocalSpaces, one per tier; Test Connection and generation on each
+demo: $(STAMP)
+	$(BIN)/python -m langchain_hf_spaces.demo
+
+## test: lint, type-check, then the whole suite with cassettes replayed and the network blocked
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_OFFLINE) -q
+
+## lint: ruff (lint + format check) and mypy (strict on the packages)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy langchain_hf_spaces
+
+## cassettes: re-record every cassette from real local servers (LocalSpace)
+cassettes: $(STAMP)
+	$(BIN)/python -m pytest -m vcr --record-mode=rewrite -q
+
+## bench: benchmarks against raw httpx (not part of `make test`)
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site

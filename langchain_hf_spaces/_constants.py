@@ -1,0 +1,44 @@
+"""Every default policy value in one place.
+
+Each value can be overridden per Space (on :class:`~langchain_hf_spaces.SpaceConfig`) and most
+per call. Keep this module free of imports from the rest of the package.
+"""
+
+from __future__ import annotations
+
+TIERS: tuple[str, ...] = ("base", "company", "abstraction", "user")
+"""The four tiers the guide names; other names matching :data:`TIER_NAME_PATTERN` are allowed."""
+
+DEFAULT_TIER = "base"
+TIER_NAME_PATTERN = r"^[a-z][a-z0-9_-]*$"
+
+DEFAULT_ENDPOINT = "/api/generate"
+DEFAULT_PROTOCOL = "generate"
+
+CONFIG_FILE_NAME = "hf-spaces.toml"
+CONFIG_FILE_VERSION = 1
+ENV_PREFIX = "HF_SPACES_"
+TOKEN_ENV_FALLBACK = "HF_TOKEN"  # noqa: S105 - a variable name, not a secret
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds to open a connection. Short: a Space that does not accept connections is down."""
+DEFAULT_READ_TIMEOUT = 120.0
+"""Seconds to wait between bytes of an answer. Long: generation takes time."""
+DEFAULT_MAX_RETRIES = 2
+"""Retries after the first attempt on connect errors, 429 and 5xx (not other 4xx)."""
+DEFAULT_RETRY_INITIAL_DELAY = 0.5
+DEFAULT_RETRY_MAX_DELAY = 8.0
+DEFAULT_MAX_RETRY_AFTER = 60.0
+"""A ``Retry-After`` longer than this is not waited for: the rate-limit error is raised at once."""
+DEFAULT_WAKE_TIMEOUT = 300.0
+"""Seconds to wait for a sleeping or building Space to come up before giving up."""
+DEFAULT_WAKE_POLL_INTERVAL = 5.0
+DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_PROMPT_CHARS = 200_000
+DEFAULT_MAX_REDIRECTS = 5
+
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
+
+EXCERPT_CHARS = 200
+"""How much of an unexpected answer body an error message shows."""

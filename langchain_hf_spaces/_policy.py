@@ -1,0 +1,355 @@
+"""The exchange with a Space as a generator of actions: send, sleep, done. No I/O here.
+
+Retries, waking a sleeping Space, redirects and the translation of answers into typed errors
+are written once in :func:`exchange`; the sync and async clients only carry out its actions.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from langchain_hf_spaces.config import SpaceConfig, is_loopback_url
+from langchain_hf_spaces.errors import (
+    HFSpacesError,
+    SpaceAuthError,
+    SpaceConnectionError,
+    SpaceNotFoundError,
+    SpaceRateLimitError,
+    SpaceResponseError,
+    SpaceTimeoutError,
+    SpaceUnavailableError,
+)
+from langchain_hf_spaces.protocols import error_message, excerpt
+
+logger = logging.getLogger("langchain_hf_spaces")
+
+__all__ = ["Failed", "Flow", "Outcome", "Received", "Send", "Sleep", "exchange"]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    method: str
+    url: str
+    json: Any
+    headers: dict[str, str]
+    stream: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(slots=True)
+class Received:
+    """An answer. For a 2xx answer to a streamed request, ``response`` is still open."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    response: Any = None
+    oversize: bool = False
+
+
+@dataclass(slots=True)
+class Failed:
+    """The transport failed: ``kind`` is connect, connect_timeout, read_timeout or broken."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Outcome:
+    received: Received
+    attempts: int
+    url: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def response(self) -> Any:
+        return self.received.response
+
+
+Action = Send | Sleep
+Result = Received | Failed | None
+Flow = Generator[Action, Result, Outcome]
+
+_WAKE_WORDS = ("sleeping", "loading", "building", "starting", "waking", "restarting")
+
+
+def is_waking(status: int, headers: Mapping[str, str], body: bytes) -> tuple[bool, float | None]:
+    """Whether a 502/503 means "asleep or building, come back soon", and the estimated wait."""
+    if status not in (502, 503):
+        return False, None
+    ctype = headers.get("content-type", "")
+    if "html" in ctype or body.lstrip()[:15].lower().startswith((b"<!doctype", b"<html")):
+        return True, None
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False, None
+    if isinstance(data, Mapping):
+        est = data.get("estimated_time")
+        if isinstance(est, (int, float)) and not isinstance(est, bool):
+            return True, max(0.0, float(est))
+        err = data.get("error")
+        if isinstance(err, str) and any(w in err.lower() for w in _WAKE_WORDS):
+            return True, None
+    return False, None
+
+
+def is_paused(body: bytes) -> bool:
+    head = body[:4096].lower()
+    return b"paused" in head and b"space" in head
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, float(when.timestamp()) - current)
+
+
+def backoff(config: SpaceConfig, retry: int) -> float:
+    """Exponential backoff with jitter: initial * 2**retry, capped, times [0.5, 1)."""
+    base: float = min(config.retry_max_delay, config.retry_initial_delay * 2.0**retry)
+    return base * (0.5 + random.random() / 2)
+
+
+def same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+
+
+_AUTH_HEADERS = ("authorization", "x-hf-authorization")
+
+
+def exchange(
+    config: SpaceConfig,
+    *,
+    tier: str | None,
+    method: str,
+    url: str,
+    body: Any,
+    headers: dict[str, str],
+    stream: bool = False,
+    max_redirects: int = 5,
+) -> Flow:
+    """Send one request with retries, wake-up waits and redirects; return the 2xx answer.
+
+    Raises the typed error for anything else.
+    """
+    space_url = config.url
+    attempts = 0
+    retries = 0
+    redirects = 0
+    wake_started: float | None = None
+    current_url = url
+    current_headers = headers
+    notes: list[str] = []
+
+    def err(cls: type[HFSpacesError], message: str, **kw: Any) -> HFSpacesError:
+        return cls(message, tier=tier, url=space_url, **kw)
+
+    while True:
+        attempts += 1
+        result = yield Send(method, current_url, body, current_headers, stream)
+        if isinstance(result, Failed):
+            if result.kind == "read_timeout":
+                raise err(
+                    SpaceTimeoutError,
+                    f"No answer from {current_url} within read_timeout={config.read_timeout}s.",
+                )
+            if retries < config.max_retries:
+                delay = backoff(config, retries)
+                retries += 1
+                logger.info(
+                    "Space %s (tier %s): %s (%s); retry %d/%d in %.2fs",
+                    space_url,
+                    tier,
+                    result.kind,
+                    result.detail,
+                    retries,
+                    config.max_retries,
+                    delay,
+                )
+                yield Sleep(delay)
+                continue
+            if result.kind == "connect_timeout":
+                raise err(
+                    SpaceTimeoutError,
+                    f"Could not connect within connect_timeout={config.connect_timeout}s "
+                    f"after {attempts} attempt(s).",
+                )
+            what = (
+                "The connection broke before the answer was complete"
+                if result.kind == "broken"
+                else "Could not connect"
+            )
+            raise err(
+                SpaceConnectionError, f"{what} ({result.detail}) after {attempts} attempt(s)."
+            )
+
+        assert result is not None
+        status = result.status
+        if 200 <= status < 300:
+            if result.oversize:
+                raise err(
+                    SpaceResponseError,
+                    f"The answer is larger than max_response_bytes={config.max_response_bytes}.",
+                    hint="Lower max_new_tokens or raise max_response_bytes.",
+                )
+            return Outcome(result, attempts, current_url, notes=notes)
+
+        if status in (301, 302, 303, 307, 308):
+            location = result.headers.get("location")
+            if not location:
+                raise err(SpaceResponseError, f"Redirect ({status}) without a Location header.")
+            redirects += 1
+            if redirects > max_redirects:
+                raise err(SpaceResponseError, f"More than {max_redirects} redirects.")
+            target = urljoin(current_url, location)
+            if urlsplit(target).scheme not in ("http", "https"):
+                raise err(SpaceResponseError, f"Redirect to a non-http URL {target!r}.")
+            if not same_origin(target, space_url) or (
+                target.startswith("http://") and not is_loopback_url(target)
+            ):
+                current_headers = {
+                    k: v for k, v in current_headers.items() if k.lower() not in _AUTH_HEADERS
+                }
+                notes.append("redirected to another host; the token was not sent there")
+            logger.debug("Space %s (tier %s): redirect %d to %s", space_url, tier, status, target)
+            current_url = target
+            attempts -= 1
+            continue
+
+        waking, estimate = is_waking(status, result.headers, result.body)
+        if waking:
+            if is_paused(result.body):
+                raise err(
+                    SpaceUnavailableError,
+                    "The Space is paused by its owner and will not wake up on its own.",
+                    hint="Restart it from the Space's settings page on huggingface.co.",
+                    status_code=status,
+                )
+            now = time.monotonic()
+            if wake_started is None:
+                wake_started = now
+            elapsed = now - wake_started
+            remaining = config.wake_timeout - elapsed
+            if remaining <= 0:
+                raise err(
+                    SpaceUnavailableError,
+                    f"The Space is still asleep or building after waiting {elapsed:.1f}s "
+                    f"(wake_timeout={config.wake_timeout}s); last answer {status}.",
+                    status_code=status,
+                )
+            delay = min(config.wake_poll_interval, remaining)
+            if estimate is not None:
+                delay = min(max(estimate, 0.05), delay)
+            logger.warning(
+                "Space %s (tier %s) is waking up: %.0fs elapsed of wake_timeout=%.0fs",
+                space_url,
+                tier,
+                elapsed,
+                config.wake_timeout,
+            )
+            attempts -= 1
+            yield Sleep(delay)
+            continue
+
+        message = error_message(result.body)
+        detail = f": {message}" if message else ""
+        if status == 429:
+            retry_after = parse_retry_after(result.headers.get("retry-after"))
+            if retries < config.max_retries and (
+                retry_after is None or retry_after <= config.max_retry_after
+            ):
+                delay = retry_after if retry_after is not None else backoff(config, retries)
+                retries += 1
+                logger.info(
+                    "Space %s (tier %s): rate limited; retry %d/%d in %.2fs",
+                    space_url,
+                    tier,
+                    retries,
+                    config.max_retries,
+                    delay,
+                )
+                yield Sleep(delay)
+                continue
+            raise SpaceRateLimitError(
+                f"Rate limited (429) after {attempts} attempt(s){detail}.",
+                retry_after=retry_after,
+                tier=tier,
+                url=space_url,
+                status_code=429,
+            )
+        if status >= 500:
+            if retries < config.max_retries:
+                delay = backoff(config, retries)
+                retries += 1
+                logger.info(
+                    "Space %s (tier %s): HTTP %d; retry %d/%d in %.2fs",
+                    space_url,
+                    tier,
+                    status,
+                    retries,
+                    config.max_retries,
+                    delay,
+                )
+                yield Sleep(delay)
+                continue
+            raise err(
+                SpaceUnavailableError,
+                f"The Space failed with HTTP {status} after {attempts} attempt(s){detail}.",
+                hint="Check the Space's logs on huggingface.co; it may be crashing or overloaded.",
+                status_code=status,
+            )
+        had_token = any(k.lower() in _AUTH_HEADERS for k in current_headers)
+        if status in (401, 403):
+            if not had_token:
+                msg = (
+                    f"The Space refused the request ({status}): "
+                    "it is private and no token was sent."
+                )
+                hint = (
+                    "Set the Space's token (token=..., HF_SPACES_<TIER>_TOKEN, or HF_TOKEN) "
+                    "to a Hugging Face token with read access."
+                )
+                raise err(SpaceAuthError, msg, hint=hint, status_code=status)
+            what = "rejected the token" if status == 401 else "denied access with this token"
+            raise err(SpaceAuthError, f"The Space {what} ({status}){detail}.", status_code=status)
+        if status == 404:
+            raise err(
+                SpaceNotFoundError,
+                f"Nothing at {current_url} (404){detail}.",
+                status_code=404,
+            )
+        raise err(
+            SpaceResponseError,
+            f"The Space rejected the request with HTTP {status}{detail}.",
+            excerpt=None if message else excerpt(result.body),
+            hint="Check the prompt and parameters against what the Space accepts.",
+            status_code=status,
+        )

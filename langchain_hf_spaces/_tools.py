@@ -1,0 +1,263 @@
+"""Tool calling for text-protocol Spaces: a documented prompt protocol (no I/O).
+
+A Space that only completes text cannot take OpenAI tool schemas natively, so
+:class:`~langchain_hf_spaces.ChatHuggingFaceSpace` describes the tools in the system prompt and
+asks for a JSON reply::
+
+    # Tools
+    You can call the tools described by these JSON schemas:
+    <tools>
+    {"name": "get_weather", "description": "...", "parameters": {...}}
+    </tools>
+    To call tools, reply with one JSON object and nothing else:
+    {"tool_calls": [{"name": "<tool name>", "arguments": {...}}]}
+    Results come back in messages from the tool role.
+    If no tool is needed, answer in plain text instead.
+
+The last line depends on ``tool_choice``: ``"auto"`` (above), ``"any"``/``"required"`` ("You must
+call at least one tool"), a tool name ("You must call the tool ..."), ``"none"`` (no tool section
+at all). A reply is parsed by :func:`parse_tool_reply`: a JSON object with ``tool_calls`` (or a
+single ``{"name", "arguments"}`` object), optionally in a Markdown code fence, becomes
+``AIMessage.tool_calls``; text around it stays ``content``; JSON that is malformed or names an
+unknown tool becomes ``invalid_tool_calls`` with the reason, never an exception.
+
+Earlier assistant turns with tool calls are rendered back in the same JSON form, and tool results
+as ``tool`` turns, so the model sees one consistent format through a whole agent loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langchain_core.messages.tool import (
+    InvalidToolCall,
+    ToolCall,
+    invalid_tool_call,
+    tool_call,
+)
+
+from langchain_hf_spaces.errors import SpaceInputError
+
+__all__ = [
+    "ToolChoice",
+    "normalize_tool_choice",
+    "openai_tool_choice",
+    "parse_tool_reply",
+    "render_tool_calls",
+    "render_tool_result",
+    "tool_system_prompt",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """``mode`` is ``auto``, ``none``, ``required`` or ``function`` (then ``name`` is set)."""
+
+    mode: Literal["auto", "none", "required", "function"]
+    name: str | None = None
+
+
+def _tool_name(tool: Mapping[str, Any]) -> str:
+    function = tool.get("function", tool)
+    return str(function.get("name", ""))
+
+
+def normalize_tool_choice(choice: Any, tools: Sequence[Mapping[str, Any]]) -> ToolChoice:
+    """Accept every ``tool_choice`` form LangChain users pass and check it against ``tools``.
+
+    ``None``/``"auto"``, ``"none"``, ``"any"``/``"required"``/``True``, a tool name, or a dict
+    (``{"type": "function", "function": {"name": ...}}``, ``{"name": ...}`` or
+    ``{"type": "any"|"auto"|"none"|"required"}``).
+
+    Raises:
+        SpaceInputError: an unknown form, or a tool name that is not among ``tools``.
+    """
+    names = [_tool_name(t) for t in tools]
+    if choice is None or choice == "auto":
+        return ToolChoice("auto")
+    if choice is False or choice == "none":
+        return ToolChoice("none")
+    if choice is True or choice in ("any", "required"):
+        return ToolChoice("required")
+    name: Any = None
+    if isinstance(choice, str):
+        name = choice
+    elif isinstance(choice, Mapping):
+        kind = choice.get("type")
+        if kind in ("any", "auto", "none", "required") and "function" not in choice:
+            return normalize_tool_choice(kind, tools)
+        function = choice.get("function")
+        name = function.get("name") if isinstance(function, Mapping) else choice.get("name")
+    if not isinstance(name, str) or not name:
+        raise SpaceInputError(
+            f"tool_choice={choice!r} is not understood: use 'auto', 'none', 'any', "
+            "'required', a tool name or {'type': 'function', 'function': {'name': ...}}."
+        )
+    if name not in names:
+        raise SpaceInputError(
+            f"tool_choice names the tool {name!r}, which is not bound "
+            f"(bound: {', '.join(names) or 'none'})."
+        )
+    return ToolChoice("function", name)
+
+
+def openai_tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
+    """The OpenAI wire form of ``choice`` (for Spaces that take tools natively)."""
+    if choice.mode == "function":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def tool_system_prompt(tools: Sequence[Mapping[str, Any]], choice: ToolChoice) -> str:
+    """The system-prompt section that describes ``tools`` (empty for ``tool_choice="none"``)."""
+    if choice.mode == "none" or not tools:
+        return ""
+    lines = []
+    for tool in tools:
+        function = tool.get("function", tool)
+        entry = {"name": function.get("name"), "description": function.get("description", "")}
+        entry["parameters"] = function.get("parameters", {"type": "object", "properties": {}})
+        lines.append(json.dumps(entry, ensure_ascii=False, sort_keys=True))
+    if choice.mode == "required":
+        rule = "You must call at least one tool: reply with the JSON object only."
+    elif choice.mode == "function":
+        rule = f'You must call the tool "{choice.name}": reply with the JSON object only.'
+    else:
+        rule = "If no tool is needed, answer in plain text instead."
+    return (
+        "# Tools\n"
+        "You can call the tools described by these JSON schemas:\n"
+        "<tools>\n" + "\n".join(lines) + "\n</tools>\n"
+        "To call tools, reply with one JSON object and nothing else:\n"
+        '{"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}]}\n'
+        "Results come back in messages from the tool role.\n" + rule
+    )
+
+
+def render_tool_calls(calls: Sequence[Mapping[str, Any]]) -> str:
+    """An assistant turn's tool calls, in the protocol's JSON form."""
+    payload = {"tool_calls": [{"name": c["name"], "arguments": c.get("args", {})} for c in calls]}
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+
+def render_tool_result(content: str, *, name: str | None, call_id: str | None) -> str:
+    """A tool result turn: which call it answers, then the result."""
+    head = f"Result of tool {name!r}" if name else "Tool result"
+    if call_id:
+        head += f" (call {call_id})"
+    return f"{head}:\n{content}"
+
+
+def _strip_fence(text: str) -> str:
+    stripped = text.strip()
+    if not stripped.startswith("```"):
+        return stripped
+    first, _, rest = stripped[3:].partition("\n")
+    body = rest if "{" not in first else stripped[3:]
+    body = body.rstrip()
+    if body.endswith("```"):
+        body = body[:-3]
+    return body.strip()
+
+
+def _call_id(text: str, index: int) -> str:
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
+    return f"call_{digest}_{index}"
+
+
+def parse_tool_reply(
+    text: str, tool_names: Sequence[str]
+) -> tuple[str, list[ToolCall], list[InvalidToolCall]]:
+    """Split a model's reply into ``(content, tool_calls, invalid_tool_calls)``.
+
+    Never raises: anything that looks like an attempt to call a tool but is not valid becomes an
+    :class:`~langchain_core.messages.tool.InvalidToolCall` carrying the raw text and the reason.
+    Tool call ids are derived from the reply, so the same reply always gets the same ids.
+    """
+    body = _strip_fence(text)
+    start = body.find("{")
+    if start < 0:
+        return text, [], []
+    try:
+        data, end = json.JSONDecoder().raw_decode(body, start)
+    except ValueError as exc:
+        if '"tool_calls"' in body or ('"name"' in body and '"arguments"' in body):
+            bad = invalid_tool_call(
+                name=None,
+                args=body[start:],
+                id=_call_id(text, 0),
+                error=f"The reply is not valid JSON: {exc}.",
+            )
+            return body[:start].strip(), [], [bad]
+        return text, [], []
+    if isinstance(data, Mapping) and "tool_calls" in data:
+        raw_calls: Any = data["tool_calls"]
+    elif isinstance(data, Mapping) and "name" in data and "arguments" in data:
+        raw_calls = [data]
+    else:
+        return text, [], []
+    content = (body[:start] + body[end:]).strip()
+    if not isinstance(raw_calls, list):
+        bad = invalid_tool_call(
+            name=None,
+            args=json.dumps(raw_calls, ensure_ascii=False),
+            id=_call_id(text, 0),
+            error="`tool_calls` must be a list of {name, arguments} objects.",
+        )
+        return content, [], [bad]
+    known = set(tool_names)
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for index, raw in enumerate(raw_calls):
+        call_id = _call_id(text, index)
+        raw_text = json.dumps(raw, ensure_ascii=False)
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+            invalid.append(
+                invalid_tool_call(
+                    name=None, args=raw_text, id=call_id, error="A tool call needs a `name`."
+                )
+            )
+            continue
+        name = raw["name"]
+        arguments = raw.get("arguments", raw.get("args", {}))
+        if isinstance(arguments, str):
+            try:
+                arguments = json.loads(arguments) if arguments.strip() else {}
+            except ValueError as exc:
+                invalid.append(
+                    invalid_tool_call(
+                        name=name,
+                        args=arguments,
+                        id=call_id,
+                        error=f"`arguments` is not valid JSON: {exc}.",
+                    )
+                )
+                continue
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            invalid.append(
+                invalid_tool_call(
+                    name=name,
+                    args=json.dumps(arguments, ensure_ascii=False),
+                    id=call_id,
+                    error="`arguments` must be a JSON object.",
+                )
+            )
+            continue
+        if known and name not in known:
+            invalid.append(
+                invalid_tool_call(
+                    name=name,
+                    args=json.dumps(arguments, ensure_ascii=False),
+                    id=call_id,
+                    error=f"Unknown tool {name!r} (bound: {', '.join(tool_names)}).",
+                )
+            )
+            continue
+        calls.append(tool_call(name=name, args=arguments, id=call_id))
+    return content, calls, invalid

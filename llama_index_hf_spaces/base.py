@@ -1,0 +1,570 @@
+"""``HuggingFaceSpaceLLM``: a LlamaIndex LLM over :class:`~langchain_hf_spaces.SpaceClient`.
+
+All HTTP, retries, waking and error mapping happen in the core client; this module only
+translates between LlamaIndex's types and the core's (prompts, chat messages, answers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
+
+import httpx
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+    TextBlock,
+)
+from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
+from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.llm import LLM
+
+from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
+from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
+from langchain_hf_spaces.errors import (
+    HFSpacesError,
+    SpaceConfigError,
+    SpaceInputError,
+    SpacesDisabledError,
+)
+from llama_index_hf_spaces._chatml import END_OF_TURN, render_chatml
+
+__all__ = ["HuggingFaceSpaceLLM"]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# ChatML role names for LlamaIndex's roles (text Spaces) and OpenAI's (chat-native Spaces).
+_ROLES: dict[str, str] = {
+    MessageRole.SYSTEM.value: "system",
+    MessageRole.DEVELOPER.value: "system",
+    MessageRole.USER.value: "user",
+    MessageRole.ASSISTANT.value: "assistant",
+    MessageRole.MODEL.value: "assistant",
+    MessageRole.CHATBOT.value: "assistant",
+    MessageRole.TOOL.value: "tool",
+    MessageRole.FUNCTION.value: "tool",
+}
+
+
+def _completion_callback(f: _F) -> _F:
+    return cast("_F", llm_completion_callback()(f))
+
+
+def _chat_callback(f: _F) -> _F:
+    return cast("_F", llm_chat_callback()(f))
+
+
+class HuggingFaceSpaceLLM(LLM):
+    """An LLM deployed on a Hugging Face Space, for LlamaIndex.
+
+    ``pip install "langchain-hf-spaces[llama-index]"``
+
+    Build it from a tier (settings from ``HF_SPACES_*`` variables / ``hf-spaces.toml``), from
+    settings and a tier, or from one :class:`~langchain_hf_spaces.SpaceConfig`:
+
+    .. code-block:: python
+
+        from llama_index.core import Settings
+        from langchain_hf_spaces import SpaceConfig
+        from langchain_hf_spaces.testing import LocalSpace
+        from llama_index_hf_spaces import HuggingFaceSpaceLLM
+
+        with LocalSpace(name="base") as space:              # a real Space server on loopback
+            llm = HuggingFaceSpaceLLM(space=SpaceConfig(url=space.url), max_new_tokens=24)
+            print(llm.complete("Write a haiku about tea").text)
+            for part in llm.stream_complete("Write a haiku about tea"):
+                print(part.delta, end="")
+            Settings.llm = llm                               # query engines, agents, ...
+
+    Chat goes natively to chat Spaces (OpenAI-compatible) and through ``messages_to_prompt``
+    (ChatML by default, whose end-of-turn marker is added to ``stop``) on text Spaces. Every
+    answer carries the Space's metadata (tier, url, revision, protocol, latency, attempts,
+    token counts) in ``raw`` and ``additional_kwargs``. Errors are the core's typed
+    :class:`~langchain_hf_spaces.HFSpacesError` subclasses, unchanged.
+    """
+
+    tier: str = Field(
+        default=C.DEFAULT_TIER,
+        description="The tier of the Space (base, company, abstraction, user, ...).",
+        frozen=True,
+    )
+    space: SpaceConfig | None = Field(
+        default=None,
+        description=(
+            "The Space's settings (URL, endpoint, revision, protocol, timeouts). Serialised "
+            "without the token; a deserialised LLM reads it from token_env or HF_TOKEN."
+        ),
+        frozen=True,
+    )
+    enabled: bool = Field(
+        default=True,
+        description="The on/off switch; when false every call raises SpacesDisabledError.",
+        frozen=True,
+    )
+    max_new_tokens: int | None = Field(
+        default=None, description="Maximum number of tokens to generate.", gt=0
+    )
+    temperature: float | None = Field(
+        default=None, description="Sampling temperature (None: the Space's default).", ge=0.0
+    )
+    top_p: float | None = Field(
+        default=None, description="Nucleus sampling probability mass.", gt=0.0, le=1.0
+    )
+    top_k: int | None = Field(default=None, description="Top-k sampling.", gt=0)
+    repetition_penalty: float | None = Field(
+        default=None, description="Penalty for repeated tokens.", gt=0.0
+    )
+    stop: list[str] | None = Field(
+        default=None, description="Sequences that end generation (the Space may cap how many)."
+    )
+    seed: int | None = Field(default=None, description="Random seed, for reproducible answers.")
+    do_sample: bool | None = Field(default=None, description="Sample instead of greedy decoding.")
+    context_window: int | None = Field(
+        default=None,
+        description=(
+            "Tokens the model can take in (prompt plus answer)."
+            + f" None: the Space's /info where it reports it, else {DEFAULT_CONTEXT_WINDOW}."
+        ),
+        gt=0,
+    )
+    num_output: int | None = Field(
+        default=None,
+        description=(
+            "Tokens reserved for the answer when LlamaIndex packs prompts."
+            + " None: max_new_tokens, else the Space's /info, else "
+            + f"{DEFAULT_NUM_OUTPUTS}."
+        ),
+        gt=0,
+    )
+
+    _client: SpaceClient | None = PrivateAttr(default=None)
+    _space_limits: tuple[int | None, int | None] | None = PrivateAttr(default=None)
+    _template_stop: str | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        tier: str | None = None,
+        *,
+        settings: SpacesSettings | None = None,
+        space: SpaceConfig | Mapping[str, Any] | None = None,
+        client: SpaceClient | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        enabled = bool(kwargs.pop("enabled", True))
+        sources = (("settings", settings), ("space", space), ("client", client))
+        given = [name for name, value in sources if value is not None]
+        if len(given) > 1:
+            raise SpaceConfigError(
+                f"pass one of settings, space or client, not {' and '.join(given)}.", tier=tier
+            )
+        if client is not None:
+            config: SpaceConfig | None = client.config
+            tier = client.tier if tier is None else tier
+        elif space is not None:
+            config = space if isinstance(space, SpaceConfig) else SpaceConfig(**dict(space))
+            tier = C.DEFAULT_TIER if tier is None else tier
+        else:
+            settings = SpacesSettings.load() if settings is None else settings
+            tier = settings.default_tier if tier is None else tier
+            enabled = settings.enabled
+            config = settings.space(tier) if enabled else settings.tiers.get(tier)
+        if kwargs.get("messages_to_prompt") is None:
+            kwargs["messages_to_prompt"] = _chatml_messages_to_prompt
+        super().__init__(tier=tier, space=config, enabled=enabled, **kwargs)
+        if self.messages_to_prompt is _chatml_messages_to_prompt:
+            self._template_stop = END_OF_TURN
+        if client is not None:
+            self._client = client
+        elif config is not None:
+            self._client = SpaceClient(
+                config,
+                tier=self.tier,
+                http_client=http_client,
+                async_http_client=async_http_client,
+            )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "HuggingFaceSpaceLLM"
+
+    @field_serializer("space")
+    def _serialize_space(self, space: SpaceConfig | None) -> dict[str, Any] | None:
+        # Never serialise the token: a restored LLM reads it from token_env / HF_TOKEN.
+        return None if space is None else space.model_dump(mode="json", exclude={"token"})
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        context_window, num_output = self.context_window, self.num_output or self.max_new_tokens
+        if context_window is None or num_output is None:
+            info_window, info_output = self._limits_from_space()
+            context_window = context_window or info_window or DEFAULT_CONTEXT_WINDOW
+            num_output = num_output or info_output or DEFAULT_NUM_OUTPUTS
+        return LLMMetadata(
+            context_window=context_window,
+            num_output=num_output,
+            is_chat_model=self._chat_native(),
+            is_function_calling_model=False,
+            model_name=self._model_name(),
+        )
+
+    @property
+    def client(self) -> SpaceClient:
+        """The core :class:`~langchain_hf_spaces.SpaceClient` (raises when disabled)."""
+        client = self._client
+        if client is None or not self.enabled:
+            raise SpacesDisabledError(
+                "Hugging Face Spaces are disabled (enabled = false).",
+                tier=self.tier,
+                url=self.space.url if self.space is not None else None,
+            )
+        return client
+
+    def close(self) -> None:
+        """Close the pooled sync connections of this LLM's client."""
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        """Close every pooled connection of this LLM's client."""
+        if self._client is not None:
+            await self._client.aclose()
+
+    # ------------------------------------------------------------------ sync
+
+    @_completion_callback
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        client = self.client
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        context, params = self._split(kwargs)
+        return _completion(client.complete(prompt, context=context, **params))
+
+    @_completion_callback
+    def stream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseGen:
+        client = self.client
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        context, params = self._split(kwargs)
+        return _completion_stream(client.stream_chunks(prompt, context=context, **params))
+
+    @_chat_callback
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        client = self.client
+        context, params = self._split(kwargs)
+        if self._chat_native():
+            native = self._native_messages(messages)
+            answer: SpaceAnswer = cast(Any, client).chat(native, **params)
+            return _chat(answer, None)
+        prompt, params = self._chat_prompt(messages, params)
+        return _chat(client.complete(prompt, context=context, **params), self._template_stop)
+
+    @_chat_callback
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        client = self.client
+        context, params = self._split(kwargs)
+        if self._chat_native():
+            native = self._native_messages(messages)
+            return _chat_stream(cast(Any, client).chat_stream_chunks(native, **params), None)
+        prompt, params = self._chat_prompt(messages, params)
+        chunks = client.stream_chunks(prompt, context=context, **params)
+        return _chat_stream(chunks, self._template_stop)
+
+    # ----------------------------------------------------------------- async
+
+    @_completion_callback
+    async def acomplete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponse:
+        client = self.client
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        context, params = self._split(kwargs)
+        return _completion(await client.acomplete(prompt, context=context, **params))
+
+    @_completion_callback
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        client = self.client
+        if not formatted and self.completion_to_prompt is not None:
+            prompt = self.completion_to_prompt(prompt)
+        context, params = self._split(kwargs)
+        return _acompletion_stream(client.astream_chunks(prompt, context=context, **params))
+
+    @_chat_callback
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        client = self.client
+        context, params = self._split(kwargs)
+        if self._chat_native():
+            native = self._native_messages(messages)
+            answer: SpaceAnswer = await cast(Any, client).achat(native, **params)
+            return _chat(answer, None)
+        prompt, params = self._chat_prompt(messages, params)
+        answer = await client.acomplete(prompt, context=context, **params)
+        return _chat(answer, self._template_stop)
+
+    @_chat_callback
+    async def astream_chat(
+        self, messages: Sequence[ChatMessage], **kwargs: Any
+    ) -> ChatResponseAsyncGen:
+        client = self.client
+        context, params = self._split(kwargs)
+        if self._chat_native():
+            native = self._native_messages(messages)
+            chunks = cast(Any, client).achat_stream_chunks(native, **params)
+            return _achat_stream(chunks, None)
+        prompt, params = self._chat_prompt(messages, params)
+        return _achat_stream(
+            client.astream_chunks(prompt, context=context, **params), self._template_stop
+        )
+
+    # ---------------------------------------------------------------- helpers (no I/O)
+
+    def _split(self, kwargs: dict[str, Any]) -> tuple[Mapping[str, Any] | None, dict[str, Any]]:
+        """The ``context`` kwarg, and this LLM's parameters with the call's on top."""
+        params: dict[str, Any] = {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+            "stop": self.stop,
+            "seed": self.seed,
+            "do_sample": self.do_sample,
+        }
+        context = kwargs.pop("context", None)
+        if "max_tokens" in kwargs:  # LlamaIndex's (and OpenAI's) name for it
+            params["max_new_tokens"] = kwargs.pop("max_tokens")
+        params.update(kwargs)
+        return context, params
+
+    def _chat_prompt(
+        self, messages: Sequence[ChatMessage], params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        _check_text_only(messages, self.tier, self.space)
+        try:
+            prompt = (self.messages_to_prompt or _chatml_messages_to_prompt)(messages)
+        except ValueError as exc:
+            if isinstance(exc, HFSpacesError):
+                raise
+            url = self.space.url if self.space is not None else None
+            raise SpaceInputError(str(exc), tier=self.tier, url=url) from None
+        marker = self._template_stop
+        if marker is not None:
+            stop = params.get("stop")
+            stops = [stop] if isinstance(stop, str) else list(stop or [])
+            if marker not in stops:
+                stops.append(marker)
+            params["stop"] = stops
+        return prompt, params
+
+    def _native_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+        _check_text_only(messages, self.tier, self.space)
+        out: list[dict[str, Any]] = []
+        for message in messages:
+            role = message.role.value
+            entry: dict[str, Any] = {
+                "role": role if role in ("system", "user", "assistant", "tool") else _ROLES[role],
+                "content": message.content or "",
+            }
+            for key in ("tool_call_id", "tool_calls", "name"):
+                if key in message.additional_kwargs:
+                    entry[key] = message.additional_kwargs[key]
+            out.append(entry)
+        return out
+
+    def _chat_native(self) -> bool:
+        client = self._client
+        return client is not None and bool(getattr(client, "is_chat_native", False))
+
+    def _model_name(self) -> str:
+        if self.space is None:
+            return f"hf-spaces:{self.tier}"
+        if self.space.revision:
+            return f"{self.space.url}@{self.space.revision}"
+        return self.space.url
+
+    def _limits_from_space(self) -> tuple[int | None, int | None]:
+        """Context window and output budget from the Space's ``/info``, looked up once.
+
+        Uses the core client's ``info()`` where it offers one; a failing lookup is not an
+        error here (the defaults apply), since metadata must always be available.
+        """
+        if self._space_limits is None:
+            limits: tuple[int | None, int | None] = (None, None)
+            fetch = getattr(self._client, "info", None)
+            if self.enabled and callable(fetch):
+                with contextlib.suppress(HFSpacesError):
+                    limits = limits_from_info(fetch())
+            self._space_limits = limits
+        return self._space_limits
+
+
+def limits_from_info(info: Mapping[str, Any] | None) -> tuple[int | None, int | None]:
+    """``(context_window, num_output)`` from a TGI-style ``/info`` body (None when absent)."""
+    if not info:
+        return None, None
+
+    def positive(name: str) -> int | None:
+        value = info.get(name)
+        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        return cast(int, value) if ok else None
+
+    total = positive("max_total_tokens")
+    max_input = positive("max_input_tokens") or positive("max_input_length")
+    output = total - max_input if total and max_input and total > max_input else None
+    return total, output
+
+
+def _chatml_messages_to_prompt(messages: Sequence[ChatMessage]) -> str:
+    """The default ``messages_to_prompt`` for text Spaces: ChatML."""
+    return render_chatml([(_ROLES[m.role.value], m.content or "") for m in messages])
+
+
+def _check_text_only(messages: Sequence[ChatMessage], tier: str, space: SpaceConfig | None) -> None:
+    for message in messages:
+        for block in message.blocks:
+            if not isinstance(block, TextBlock):
+                raise SpaceInputError(
+                    f"a {message.role.value} message holds a {type(block).__name__}; this "
+                    "Space takes text only.",
+                    tier=tier,
+                    url=space.url if space is not None else None,
+                )
+
+
+def _raw(answer: SpaceAnswer) -> dict[str, Any]:
+    raw = answer.metadata
+    if answer.prompt_tokens is not None or answer.completion_tokens is not None:
+        usage = {
+            "prompt_tokens": answer.prompt_tokens,
+            "completion_tokens": answer.completion_tokens,
+        }
+        raw["usage"] = {k: v for k, v in usage.items() if v is not None}
+    return raw
+
+
+def _completion(answer: SpaceAnswer) -> CompletionResponse:
+    return CompletionResponse(text=answer.text, raw=_raw(answer), additional_kwargs=answer.metadata)
+
+
+def _strip_marker(text: str, marker: str | None) -> str:
+    if marker is not None:
+        cut = text.find(marker)
+        if cut >= 0:
+            return text[:cut]
+    return text
+
+
+def _chat(answer: SpaceAnswer, marker: str | None) -> ChatResponse:
+    extra: dict[str, Any] = {}
+    tool_calls = getattr(answer, "tool_calls", None)
+    if tool_calls:
+        extra["tool_calls"] = tool_calls
+    message = ChatMessage(
+        role=MessageRole.ASSISTANT,
+        content=_strip_marker(answer.text, marker),
+        additional_kwargs=extra,
+    )
+    return ChatResponse(message=message, raw=_raw(answer), additional_kwargs=answer.metadata)
+
+
+class _Holdback:
+    """Emits streamed text while holding back anything that could begin ``marker``, and
+    drops the marker and all after it (a Space that includes its stop sequence)."""
+
+    __slots__ = ("done", "marker", "pending", "text")
+
+    def __init__(self, marker: str | None) -> None:
+        self.marker = marker
+        self.text = ""
+        self.pending = ""
+        self.done = False
+
+    def feed(self, piece: str, last: bool) -> str:
+        if self.done:
+            return ""
+        marker = self.marker
+        if marker is None:
+            self.text += piece
+            return piece
+        buf = self.pending + piece
+        cut = buf.find(marker)
+        if cut >= 0:
+            out, self.pending, self.done = buf[:cut], "", True
+        elif last:
+            out, self.pending = buf, ""
+        else:
+            keep = 0
+            for n in range(min(len(marker) - 1, len(buf)), 0, -1):
+                if marker.startswith(buf[-n:]):
+                    keep = n
+                    break
+            out, self.pending = buf[: len(buf) - keep], buf[len(buf) - keep :]
+        self.text += out
+        return out
+
+
+def _completion_chunk(text: str, delta: str, chunk: StreamChunk) -> CompletionResponse:
+    answer = chunk.answer
+    if answer is None:
+        return CompletionResponse(text=text, delta=delta)
+    return CompletionResponse(
+        text=text, delta=delta, raw=_raw(answer), additional_kwargs=answer.metadata
+    )
+
+
+def _chat_chunk(holdback: _Holdback, chunk: StreamChunk) -> ChatResponse:
+    delta = holdback.feed(chunk.text, chunk.answer is not None)
+    message = ChatMessage(role=MessageRole.ASSISTANT, content=holdback.text)
+    answer = chunk.answer
+    if answer is None:
+        return ChatResponse(message=message, delta=delta)
+    tool_calls = getattr(answer, "tool_calls", None)
+    if tool_calls:
+        message.additional_kwargs["tool_calls"] = tool_calls
+    return ChatResponse(
+        message=message, delta=delta, raw=_raw(answer), additional_kwargs=answer.metadata
+    )
+
+
+def _completion_stream(chunks: Iterator[StreamChunk]) -> CompletionResponseGen:
+    text = ""
+    for chunk in chunks:
+        text += chunk.text
+        yield _completion_chunk(text, chunk.text, chunk)
+
+
+async def _acompletion_stream(chunks: AsyncIterator[StreamChunk]) -> CompletionResponseAsyncGen:
+    text = ""
+    async for chunk in chunks:
+        text += chunk.text
+        yield _completion_chunk(text, chunk.text, chunk)
+
+
+def _chat_stream(chunks: Iterator[StreamChunk], marker: str | None) -> ChatResponseGen:
+    holdback = _Holdback(marker)
+    for chunk in chunks:
+        yield _chat_chunk(holdback, chunk)
+
+
+async def _achat_stream(
+    chunks: AsyncIterator[StreamChunk], marker: str | None
+) -> ChatResponseAsyncGen:
+    holdback = _Holdback(marker)
+    async for chunk in chunks:
+        yield _chat_chunk(holdback, chunk)
