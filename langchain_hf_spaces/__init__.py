@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from langchain_hf_spaces.client import (
     ConnectionReport,
+    DuplicateVariationsWarning,
     SpaceAnswer,
     SpaceClient,
     SpacesClient,
@@ -22,11 +23,15 @@ from langchain_hf_spaces.errors import (
     SpacesDisabledError,
     SpaceTimeoutError,
     SpaceUnavailableError,
+    StructuredOutputError,
 )
+from langchain_hf_spaces.schema import SchemaError, schema_to_model
 
 __all__ = [
     "ConnectionReport",
+    "DuplicateVariationsWarning",
     "HFSpacesError",
+    "SchemaError",
     "SpaceAnswer",
     "SpaceAuthError",
     "SpaceClient",
@@ -43,5 +48,7 @@ __all__ = [
     "SpacesDisabledError",
     "SpacesSettings",
     "StreamChunk",
+    "StructuredOutputError",
     "normalize_space_url",
+    "schema_to_model",
 ]

@@ -15,9 +15,10 @@ llama3     ``<|start_header_id|>{role}<|end_header_id|>...``  ``<|eot_id|>``
 zephyr     ``<|{role}|>\\n{content}</s>\\n``                    ``</s>``
 =========  =================================================  =======================
 
-``chatml`` is the default (Qwen, many fine-tunes, and :class:`~langchain_hf_spaces.testing.LocalSpace`
-use it). A Jinja2 string in the Hugging Face ``tokenizer_config.json`` style (``messages``,
-``add_generation_prompt``, ``bos_token``, ``eos_token``) or a plain callable
+``chatml`` is the default (Qwen, many fine-tunes and
+:class:`~langchain_hf_spaces.testing.LocalSpace` use it). A Jinja2 string in the Hugging Face
+``tokenizer_config.json`` style (``messages``, ``add_generation_prompt``, ``bos_token``,
+``eos_token``) or a plain callable
 ``(messages) -> str`` works too; give its end-of-turn markers with :func:`chat_template`.
 
 Messages reach a template as dicts ``{"role": "system"|"user"|"assistant"|"tool", "content": str}``.

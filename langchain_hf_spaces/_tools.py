@@ -33,9 +33,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from langchain_core.messages import InvalidToolCall, ToolCall
 from langchain_core.messages.tool import (
-    InvalidToolCall,
-    ToolCall,
     invalid_tool_call,
     tool_call,
 )

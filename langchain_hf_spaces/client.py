@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 import time
+import warnings
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
@@ -30,6 +33,7 @@ import httpx
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
 from langchain_hf_spaces._policy import Failed, Flow, Outcome, Received, Sleep, exchange
+from langchain_hf_spaces._structured import astructured_loop, structured_loop
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
 from langchain_hf_spaces.errors import (
     HFSpacesError,
@@ -53,10 +57,18 @@ from langchain_hf_spaces.protocols import (
     SSEDecoder,
     StreamParser,
 )
+from langchain_hf_spaces.schema import SchemaLike, schema_to_model
 
 _T = TypeVar("_T")
 
-__all__ = ["ConnectionReport", "SpaceAnswer", "SpaceClient", "SpacesClient", "StreamChunk"]
+__all__ = [
+    "ConnectionReport",
+    "DuplicateVariationsWarning",
+    "SpaceAnswer",
+    "SpaceClient",
+    "SpacesClient",
+    "StreamChunk",
+]
 
 logger = logging.getLogger("langchain_hf_spaces")
 
@@ -464,6 +476,84 @@ class SpaceClient:
         full_prompt, params = self._core.validate(prompt, context, parameters)
         return _last(self._run(_TextCall(full_prompt, params), stream=False))
 
+    def _complete_hinted(
+        self,
+        prompt: str,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        hints: Mapping[str, Any],
+    ) -> SpaceAnswer:
+        full_prompt, params = self._core.validate(prompt, context, parameters)
+        return _last(self._run(_TextCall(full_prompt, params, hints), stream=False))
+
+    def generate_structure(
+        self,
+        prompt: str,
+        schema: SchemaLike,
+        *,
+        context: Mapping[str, Any] | None = None,
+        max_retries: int = 2,
+        **parameters: Any,
+    ) -> Any:
+        """The guide's ``generateStructure``: a pydantic object matching ``schema``.
+
+        ``schema`` is the guide's schema dict, a JSON schema or a pydantic model class. When an
+        answer does not parse or validate, the Space is asked again with the problem and its
+        previous answer, up to ``max_retries`` times; then
+        :class:`~langchain_hf_spaces.StructuredOutputError` carries every attempt.
+        """
+        model = schema_to_model(schema)
+        self._core.validate(prompt, context, parameters)  # fail before sending anything
+
+        def ask(text: str) -> str:
+            return self.complete(text, context=context, **parameters).text
+
+        return structured_loop(
+            ask, prompt, model, max_retries=max_retries, tier=self.tier, url=self.config.url
+        )
+
+    def generate_variations(
+        self,
+        prompt: str,
+        n: int,
+        *,
+        context: Mapping[str, Any] | None = None,
+        unique: bool = True,
+        max_concurrency: int | None = None,
+        return_exceptions: bool = False,
+        max_n: int = C.DEFAULT_MAX_VARIATIONS,
+        **parameters: Any,
+    ) -> list[Any]:
+        """The guide's ``generateVariations``: ``n`` answers to one prompt, in request order.
+
+        The ``n`` requests run concurrently (at most ``max_concurrency`` at a time), each with
+        its own seed (``seed + i``) and sampling on. With ``unique`` (default) duplicates are
+        asked again a bounded number of times, with a warning if ``n`` distinct answers could
+        not be had. A failing request fails the call, unless ``return_exceptions``: then its
+        typed error takes its place in the list.
+        """
+        plan = _VariationPlan(self, prompt, n, context, parameters, max_n, max_concurrency)
+        workers = plan.concurrency
+        results: list[Any] = [None] * n
+        pending = list(range(n))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hf-spaces") as pool:
+            for _ in range(C.VARIATION_REASK_ROUNDS + 1):
+                futures = {i: pool.submit(plan.one, i) for i in pending}
+                for i, future in futures.items():
+                    try:
+                        results[i] = future.result()
+                    except HFSpacesError as exc:
+                        if not return_exceptions:
+                            for other in futures.values():
+                                other.cancel()
+                            raise
+                        results[i] = exc
+                pending = plan.duplicates(results) if unique else []
+                if not pending:
+                    break
+        plan.warn_if_short(results, unique)
+        return results
+
     def stream(
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> Iterator[str]:
@@ -667,6 +757,72 @@ class SpaceClient:
         full_prompt, params = self._core.validate(prompt, context, parameters)
         return await _alast(self._arun(_TextCall(full_prompt, params), stream=False))
 
+    async def _acomplete_hinted(
+        self,
+        prompt: str,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        hints: Mapping[str, Any],
+    ) -> SpaceAnswer:
+        full_prompt, params = self._core.validate(prompt, context, parameters)
+        return await _alast(self._arun(_TextCall(full_prompt, params, hints), stream=False))
+
+    async def agenerate_structure(
+        self,
+        prompt: str,
+        schema: SchemaLike,
+        *,
+        context: Mapping[str, Any] | None = None,
+        max_retries: int = 2,
+        **parameters: Any,
+    ) -> Any:
+        """Async :meth:`generate_structure`."""
+        model = schema_to_model(schema)
+        self._core.validate(prompt, context, parameters)
+
+        async def ask(text: str) -> str:
+            return (await self.acomplete(text, context=context, **parameters)).text
+
+        return await astructured_loop(
+            ask, prompt, model, max_retries=max_retries, tier=self.tier, url=self.config.url
+        )
+
+    async def agenerate_variations(
+        self,
+        prompt: str,
+        n: int,
+        *,
+        context: Mapping[str, Any] | None = None,
+        unique: bool = True,
+        max_concurrency: int | None = None,
+        return_exceptions: bool = False,
+        max_n: int = C.DEFAULT_MAX_VARIATIONS,
+        **parameters: Any,
+    ) -> list[Any]:
+        """Async :meth:`generate_variations`."""
+        plan = _VariationPlan(self, prompt, n, context, parameters, max_n, max_concurrency)
+        gate = asyncio.Semaphore(plan.concurrency)
+
+        async def one(i: int) -> Any:
+            async with gate:
+                return await plan.aone(i)
+
+        results: list[Any] = [None] * n
+        pending = list(range(n))
+        for _ in range(C.VARIATION_REASK_ROUNDS + 1):
+            outcomes = await asyncio.gather(
+                *(one(i) for i in pending), return_exceptions=return_exceptions
+            )
+            for i, outcome in zip(pending, outcomes, strict=True):
+                if isinstance(outcome, BaseException) and not isinstance(outcome, HFSpacesError):
+                    raise outcome
+                results[i] = outcome
+            pending = plan.duplicates(results) if unique else []
+            if not pending:
+                break
+        plan.warn_if_short(results, unique)
+        return results
+
     async def astream(
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> AsyncIterator[str]:
@@ -861,14 +1017,22 @@ class _Call:
 
 
 class _TextCall(_Call):
-    __slots__ = ("params", "prompt")
+    __slots__ = ("hints", "params", "prompt")
 
-    def __init__(self, prompt: str, params: dict[str, Any]) -> None:
+    def __init__(
+        self, prompt: str, params: dict[str, Any], hints: Mapping[str, Any] | None = None
+    ) -> None:
         self.prompt = prompt
         self.params = params
+        self.hints = hints
 
     def build(self, proto: Protocol, *, stream: bool) -> RequestSpec:
-        return proto.build_request(self.prompt, self.params, stream=stream)
+        params = self.params
+        if self.hints:
+            # Hints (a variation's seed, sampling on) go only where the Space can take them.
+            extra = {k: v for k, v in self.hints.items() if k not in params and proto.accepts(k)}
+            params = {**params, **extra}
+        return proto.build_request(self.prompt, params, stream=stream)
 
 
 class _ChatCall(_Call):
@@ -903,6 +1067,90 @@ class _ChatCall(_Call):
 
     def parse(self, proto: Protocol, body: bytes) -> Generation:
         return proto.parse_chat_response(body)
+
+
+class _VariationPlan:
+    """What the sync and async variation paths share: checks, seeds, duplicates."""
+
+    def __init__(
+        self,
+        client: SpaceClient,
+        prompt: str,
+        n: Any,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        max_n: int,
+        max_concurrency: int | None,
+    ) -> None:
+        kw: dict[str, Any] = {"tier": client.tier, "url": client.config.url}
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise SpaceInputError(f"n={n!r} is invalid: ask for at least 1 variation.", **kw)
+        if n > max_n:
+            raise SpaceInputError(
+                f"n={n} is more than max_n={max_n} variations.",
+                hint="Ask for fewer, or pass a larger max_n.",
+                **kw,
+            )
+        if max_concurrency is not None and (
+            not isinstance(max_concurrency, int) or max_concurrency < 1
+        ):
+            raise SpaceInputError(f"max_concurrency={max_concurrency!r} must be >= 1.", **kw)
+        params = dict(parameters)
+        seed = params.pop("seed", None)
+        client._core.validate(prompt, context, {**params, "seed": seed})
+        self.client = client
+        self.prompt = prompt
+        self.n = n
+        self.context = context
+        self.params = params
+        self.base_seed: int = seed if seed is not None else secrets.randbelow(2**31)
+        self.next_seed = self.base_seed + n
+        self.seeds = [self.base_seed + i for i in range(n)]
+        self.concurrency = min(n, max_concurrency or n)
+
+    def hints(self, i: int) -> dict[str, Any]:
+        return {"seed": self.seeds[i], "do_sample": True}
+
+    def one(self, i: int) -> str:
+        return self.client._complete_hinted(
+            self.prompt, self.context, self.params, self.hints(i)
+        ).text
+
+    async def aone(self, i: int) -> str:
+        answer = await self.client._acomplete_hinted(
+            self.prompt, self.context, self.params, self.hints(i)
+        )
+        return answer.text
+
+    def duplicates(self, results: list[Any]) -> list[int]:
+        """Positions repeating an earlier answer; they get fresh seeds for another try."""
+        seen: set[str] = set()
+        again = []
+        for i, text in enumerate(results):
+            if not isinstance(text, str):
+                continue
+            key = " ".join(text.split()).casefold()
+            if key in seen:
+                again.append(i)
+                self.seeds[i] = self.next_seed
+                self.next_seed += 1
+            seen.add(key)
+        return again
+
+    def warn_if_short(self, results: list[Any], unique: bool) -> None:
+        texts = [" ".join(t.split()).casefold() for t in results if isinstance(t, str)]
+        if unique and len(set(texts)) < len(texts):
+            warnings.warn(
+                f"Space {self.client.config.url} (tier {self.client.tier!r}) gave "
+                f"{len(set(texts))} distinct answers of {self.n} asked for, after "
+                f"{C.VARIATION_REASK_ROUNDS} re-asks; duplicates are included.",
+                DuplicateVariationsWarning,
+                stacklevel=3,
+            )
+
+
+class DuplicateVariationsWarning(UserWarning):
+    """``generate_variations`` could not get ``n`` distinct answers."""
 
 
 def _last(items: Iterator[str | SpaceAnswer]) -> SpaceAnswer:
@@ -1014,6 +1262,72 @@ class SpacesClient:
     ) -> SpaceAnswer:
         """Async :meth:`complete`."""
         return await self.space(tier).acomplete(prompt, context=context, **parameters)
+
+    def stream(
+        self,
+        prompt: str,
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> Iterator[str]:
+        """Stream the answer of ``tier`` in text chunks (see :meth:`SpaceClient.stream`)."""
+        return self.space(tier).stream(prompt, context=context, **parameters)
+
+    def astream(
+        self,
+        prompt: str,
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> AsyncIterator[str]:
+        """Async :meth:`stream`."""
+        return self.space(tier).astream(prompt, context=context, **parameters)
+
+    def generate_structure(
+        self,
+        prompt: str,
+        schema: SchemaLike,
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The guide's ``generateStructure(prompt, schema)``; see
+        :meth:`SpaceClient.generate_structure`."""
+        return self.space(tier).generate_structure(prompt, schema, context=context, **kwargs)
+
+    async def agenerate_structure(
+        self,
+        prompt: str,
+        schema: SchemaLike,
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Async :meth:`generate_structure`."""
+        return await self.space(tier).agenerate_structure(prompt, schema, context=context, **kwargs)
+
+    def generate_variations(
+        self,
+        prompt: str,
+        n: int,
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """The guide's ``generateVariations(prompt, n, tier)``; see
+        :meth:`SpaceClient.generate_variations`."""
+        return self.space(tier).generate_variations(prompt, n, context=context, **kwargs)
+
+    async def agenerate_variations(
+        self,
+        prompt: str,
+        n: int,
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """Async :meth:`generate_variations`."""
+        return await self.space(tier).agenerate_variations(prompt, n, context=context, **kwargs)
 
     def test_connection(
         self, tier: str | None = None, *, wake_timeout: float | None = None

@@ -13,7 +13,8 @@ Space URL it concerns, says what to do next (``hint``) and never contains a toke
     ├── SpaceUnavailableError     asleep past ``wake_timeout``, 5xx after retries
     │   └── SpaceConnectionError  could not connect, or the connection broke
     ├── SpaceTimeoutError         connect or read timeout
-    └── SpaceResponseError        the answer is not what the protocol promises (shows an excerpt)
+    ├── SpaceResponseError        the answer is not what the protocol promises (shows an excerpt)
+    └── StructuredOutputError     no valid structured answer after the re-asks (every attempt kept)
 
 Low-level ``httpx`` errors are translated in exactly one place (``client._failed``), and
 answers into errors in one place (``_policy.exchange``).
@@ -35,6 +36,7 @@ __all__ = [
     "SpaceTimeoutError",
     "SpaceUnavailableError",
     "SpacesDisabledError",
+    "StructuredOutputError",
 ]
 
 
@@ -189,4 +191,22 @@ class SpaceResponseError(HFSpacesError):
         self.excerpt = excerpt
         if excerpt is not None:
             message = f"{message} Answer began: {excerpt!r}"
+        super().__init__(message, **kwargs)
+
+
+class StructuredOutputError(HFSpacesError):
+    """The Space did not produce a valid structured answer, even after re-asking.
+
+    ``attempts`` holds every attempt as ``(raw_text, errors)``.
+    """
+
+    default_hint = (
+        "Use a model that follows instructions better, simplify the schema, lower the "
+        "temperature, or raise max_retries."
+    )
+
+    def __init__(
+        self, message: str, *, attempts: list[tuple[str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        self.attempts = list(attempts or [])
         super().__init__(message, **kwargs)

@@ -7,6 +7,7 @@ translates between LlamaIndex's types and the core's (prompts, chat messages, an
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -29,6 +30,13 @@ from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_ca
 from llama_index.core.llms.llm import LLM
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._chat_templates import (
+    DEFAULT_CHAT_TEMPLATE,
+    ChatTemplate,
+    MarkerCutter,
+    chat_template,
+    cut_at_markers,
+)
 from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
 from langchain_hf_spaces.errors import (
@@ -37,7 +45,6 @@ from langchain_hf_spaces.errors import (
     SpaceInputError,
     SpacesDisabledError,
 )
-from llama_index_hf_spaces._chatml import END_OF_TURN, render_chatml
 
 __all__ = ["HuggingFaceSpaceLLM"]
 
@@ -129,6 +136,22 @@ class HuggingFaceSpaceLLM(LLM):
     )
     seed: int | None = Field(default=None, description="Random seed, for reproducible answers.")
     do_sample: bool | None = Field(default=None, description="Sample instead of greedy decoding.")
+    chat_template: str = Field(
+        default=DEFAULT_CHAT_TEMPLATE,
+        description=(
+            "How chat messages become one prompt on text Spaces: a preset (chatml, llama3, "
+            "zephyr) or a Jinja2 template string. A messages_to_prompt callable overrides it."
+        ),
+        frozen=True,
+    )
+    end_of_turn: list[str] | None = Field(
+        default=None,
+        description=(
+            "Markers that end the model's turn on text Spaces (sent as stop, and the reply is "
+            "cut there); default: the chat template's own."
+        ),
+        frozen=True,
+    )
     context_window: int | None = Field(
         default=None,
         description=(
@@ -149,7 +172,7 @@ class HuggingFaceSpaceLLM(LLM):
 
     _client: SpaceClient | None = PrivateAttr(default=None)
     _space_limits: tuple[int | None, int | None] | None = PrivateAttr(default=None)
-    _template_stop: str | None = PrivateAttr(default=None)
+    _markers: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(
         self,
@@ -180,11 +203,14 @@ class HuggingFaceSpaceLLM(LLM):
             tier = settings.default_tier if tier is None else tier
             enabled = settings.enabled
             config = settings.space(tier) if enabled else settings.tiers.get(tier)
-        if kwargs.get("messages_to_prompt") is None:
-            kwargs["messages_to_prompt"] = _chatml_messages_to_prompt
+        custom_prompt = kwargs.get("messages_to_prompt") is not None
         super().__init__(tier=tier, space=config, enabled=enabled, **kwargs)
-        if self.messages_to_prompt is _chatml_messages_to_prompt:
-            self._template_stop = END_OF_TURN
+        if custom_prompt:
+            self._markers = tuple(self.end_of_turn or ())
+        else:
+            template = chat_template(self.chat_template, end_of_turn=self.end_of_turn)
+            self.messages_to_prompt = _TemplatePrompt(template)
+            self._markers = template.end_of_turn
         if client is not None:
             self._client = client
         elif config is not None:
@@ -265,23 +291,20 @@ class HuggingFaceSpaceLLM(LLM):
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
         context, params = self._split(kwargs)
-        if self._chat_native():
-            native = self._native_messages(messages)
-            answer: SpaceAnswer = cast(Any, client).chat(native, **params)
-            return _chat(answer, None)
-        prompt, params = self._chat_prompt(messages, params)
-        return _chat(client.complete(prompt, context=context, **params), self._template_stop)
+        if client.is_chat_native:
+            return _chat(client.chat(self._native_messages(messages, context), **params), ())
+        prompt, params, markers = self._chat_prompt(messages, params)
+        return _chat(client.complete(prompt, context=context, **params), markers)
 
     @_chat_callback
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         client = self.client
         context, params = self._split(kwargs)
-        if self._chat_native():
-            native = self._native_messages(messages)
-            return _chat_stream(cast(Any, client).chat_stream_chunks(native, **params), None)
-        prompt, params = self._chat_prompt(messages, params)
-        chunks = client.stream_chunks(prompt, context=context, **params)
-        return _chat_stream(chunks, self._template_stop)
+        if client.is_chat_native:
+            native = self._native_messages(messages, context)
+            return _chat_stream(client.chat_stream_chunks(native, **params), ())
+        prompt, params, markers = self._chat_prompt(messages, params)
+        return _chat_stream(client.stream_chunks(prompt, context=context, **params), markers)
 
     # ----------------------------------------------------------------- async
 
@@ -309,13 +332,11 @@ class HuggingFaceSpaceLLM(LLM):
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
         context, params = self._split(kwargs)
-        if self._chat_native():
-            native = self._native_messages(messages)
-            answer: SpaceAnswer = await cast(Any, client).achat(native, **params)
-            return _chat(answer, None)
-        prompt, params = self._chat_prompt(messages, params)
-        answer = await client.acomplete(prompt, context=context, **params)
-        return _chat(answer, self._template_stop)
+        if client.is_chat_native:
+            native = self._native_messages(messages, context)
+            return _chat(await client.achat(native, **params), ())
+        prompt, params, markers = self._chat_prompt(messages, params)
+        return _chat(await client.acomplete(prompt, context=context, **params), markers)
 
     @_chat_callback
     async def astream_chat(
@@ -323,14 +344,12 @@ class HuggingFaceSpaceLLM(LLM):
     ) -> ChatResponseAsyncGen:
         client = self.client
         context, params = self._split(kwargs)
-        if self._chat_native():
-            native = self._native_messages(messages)
-            chunks = cast(Any, client).achat_stream_chunks(native, **params)
-            return _achat_stream(chunks, None)
-        prompt, params = self._chat_prompt(messages, params)
-        return _achat_stream(
-            client.astream_chunks(prompt, context=context, **params), self._template_stop
-        )
+        if client.is_chat_native:
+            native = self._native_messages(messages, context)
+            return _achat_stream(client.achat_stream_chunks(native, **params), ())
+        prompt, params, markers = self._chat_prompt(messages, params)
+        chunks = client.astream_chunks(prompt, context=context, **params)
+        return _achat_stream(chunks, markers)
 
     # ---------------------------------------------------------------- helpers (no I/O)
 
@@ -354,25 +373,29 @@ class HuggingFaceSpaceLLM(LLM):
 
     def _chat_prompt(
         self, messages: Sequence[ChatMessage], params: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, dict[str, Any], tuple[str, ...]]:
+        """The prompt for a text Space, the parameters with the end-of-turn markers added to
+        ``stop``, and the markers at which the reply is cut."""
         _check_text_only(messages, self.tier, self.space)
-        try:
-            prompt = (self.messages_to_prompt or _chatml_messages_to_prompt)(messages)
-        except ValueError as exc:
-            if isinstance(exc, HFSpacesError):
-                raise
-            url = self.space.url if self.space is not None else None
-            raise SpaceInputError(str(exc), tier=self.tier, url=url) from None
-        marker = self._template_stop
-        if marker is not None:
-            stop = params.get("stop")
-            stops = [stop] if isinstance(stop, str) else list(stop or [])
-            if marker not in stops:
-                stops.append(marker)
-            params["stop"] = stops
-        return prompt, params
+        render = self.messages_to_prompt or _TemplatePrompt(chat_template(DEFAULT_CHAT_TEMPLATE))
+        prompt = render(messages)
+        stop = params.get("stop")
+        user_stops = [stop] if isinstance(stop, str) else list(stop or [])
+        markers = tuple(dict.fromkeys([*self._markers, *user_stops]))
+        if markers:
+            params["stop"] = list(markers)
+        return prompt, params, markers
 
-    def _native_messages(self, messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    def _native_messages(
+        self, messages: Sequence[ChatMessage], context: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
+        if context is not None:
+            raise SpaceInputError(
+                "context= is not supported for chat on a chat-native Space; put the data in a "
+                "message instead.",
+                tier=self.tier,
+                url=self.space.url if self.space is not None else None,
+            )
         _check_text_only(messages, self.tier, self.space)
         out: list[dict[str, Any]] = []
         for message in messages:
@@ -389,7 +412,7 @@ class HuggingFaceSpaceLLM(LLM):
 
     def _chat_native(self) -> bool:
         client = self._client
-        return client is not None and bool(getattr(client, "is_chat_native", False))
+        return client is not None and client.is_chat_native
 
     def _model_name(self) -> str:
         if self.space is None:
@@ -430,9 +453,23 @@ def limits_from_info(info: Mapping[str, Any] | None) -> tuple[int | None, int | 
     return total, output
 
 
-def _chatml_messages_to_prompt(messages: Sequence[ChatMessage]) -> str:
-    """The default ``messages_to_prompt`` for text Spaces: ChatML."""
-    return render_chatml([(_ROLES[m.role.value], m.content or "") for m in messages])
+class _TemplatePrompt:
+    """``messages_to_prompt`` from a shared :class:`ChatTemplate` (ChatML by default)."""
+
+    __slots__ = ("template",)
+
+    def __init__(self, template: ChatTemplate) -> None:
+        self.template = template
+
+    def __call__(self, messages: Sequence[ChatMessage]) -> str:
+        return self.template([_rendered(m) for m in messages])
+
+    def __repr__(self) -> str:
+        return f"<chat template {self.template.name}>"
+
+
+def _rendered(message: ChatMessage) -> dict[str, str]:
+    return {"role": _ROLES[message.role.value], "content": message.content or ""}
 
 
 def _check_text_only(messages: Sequence[ChatMessage], tier: str, space: SpaceConfig | None) -> None:
@@ -447,8 +484,23 @@ def _check_text_only(messages: Sequence[ChatMessage], tier: str, space: SpaceCon
                 )
 
 
-def _raw(answer: SpaceAnswer) -> dict[str, Any]:
-    raw = answer.metadata
+_METADATA_FIELDS = tuple(
+    f.name for f in dataclasses.fields(SpaceAnswer) if f.name not in ("text", "tool_calls")
+)
+
+
+def _metadata(answer: SpaceAnswer) -> dict[str, Any]:
+    """``answer.metadata`` without ``dataclasses.asdict``'s deep copies (the hot path)."""
+    out: dict[str, Any] = {}
+    for name in _METADATA_FIELDS:
+        value = getattr(answer, name)
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def _raw(answer: SpaceAnswer, metadata: dict[str, Any]) -> dict[str, Any]:
+    raw = dict(metadata)
     if answer.prompt_tokens is not None or answer.completion_tokens is not None:
         usage = {
             "prompt_tokens": answer.prompt_tokens,
@@ -459,87 +511,63 @@ def _raw(answer: SpaceAnswer) -> dict[str, Any]:
 
 
 def _completion(answer: SpaceAnswer) -> CompletionResponse:
-    return CompletionResponse(text=answer.text, raw=_raw(answer), additional_kwargs=answer.metadata)
+    meta = _metadata(answer)
+    return CompletionResponse(text=answer.text, raw=_raw(answer, meta), additional_kwargs=meta)
 
 
-def _strip_marker(text: str, marker: str | None) -> str:
-    if marker is not None:
-        cut = text.find(marker)
-        if cut >= 0:
-            return text[:cut]
-    return text
-
-
-def _chat(answer: SpaceAnswer, marker: str | None) -> ChatResponse:
+def _chat(answer: SpaceAnswer, markers: tuple[str, ...]) -> ChatResponse:
+    text = cut_at_markers(answer.text, markers)[0] if markers else answer.text
     extra: dict[str, Any] = {}
-    tool_calls = getattr(answer, "tool_calls", None)
-    if tool_calls:
-        extra["tool_calls"] = tool_calls
-    message = ChatMessage(
-        role=MessageRole.ASSISTANT,
-        content=_strip_marker(answer.text, marker),
-        additional_kwargs=extra,
-    )
-    return ChatResponse(message=message, raw=_raw(answer), additional_kwargs=answer.metadata)
-
-
-class _Holdback:
-    """Emits streamed text while holding back anything that could begin ``marker``, and
-    drops the marker and all after it (a Space that includes its stop sequence)."""
-
-    __slots__ = ("done", "marker", "pending", "text")
-
-    def __init__(self, marker: str | None) -> None:
-        self.marker = marker
-        self.text = ""
-        self.pending = ""
-        self.done = False
-
-    def feed(self, piece: str, last: bool) -> str:
-        if self.done:
-            return ""
-        marker = self.marker
-        if marker is None:
-            self.text += piece
-            return piece
-        buf = self.pending + piece
-        cut = buf.find(marker)
-        if cut >= 0:
-            out, self.pending, self.done = buf[:cut], "", True
-        elif last:
-            out, self.pending = buf, ""
-        else:
-            keep = 0
-            for n in range(min(len(marker) - 1, len(buf)), 0, -1):
-                if marker.startswith(buf[-n:]):
-                    keep = n
-                    break
-            out, self.pending = buf[: len(buf) - keep], buf[len(buf) - keep :]
-        self.text += out
-        return out
+    if answer.tool_calls:
+        extra["tool_calls"] = answer.tool_calls
+    message = ChatMessage(role=MessageRole.ASSISTANT, content=text, additional_kwargs=extra)
+    meta = _metadata(answer)
+    return ChatResponse(message=message, raw=_raw(answer, meta), additional_kwargs=meta)
 
 
 def _completion_chunk(text: str, delta: str, chunk: StreamChunk) -> CompletionResponse:
     answer = chunk.answer
     if answer is None:
         return CompletionResponse(text=text, delta=delta)
+    meta = _metadata(answer)
     return CompletionResponse(
-        text=text, delta=delta, raw=_raw(answer), additional_kwargs=answer.metadata
+        text=text, delta=delta, raw=_raw(answer, meta), additional_kwargs=meta
     )
 
 
-def _chat_chunk(holdback: _Holdback, chunk: StreamChunk) -> ChatResponse:
-    delta = holdback.feed(chunk.text, chunk.answer is not None)
-    message = ChatMessage(role=MessageRole.ASSISTANT, content=holdback.text)
-    answer = chunk.answer
-    if answer is None:
-        return ChatResponse(message=message, delta=delta)
-    tool_calls = getattr(answer, "tool_calls", None)
-    if tool_calls:
-        message.additional_kwargs["tool_calls"] = tool_calls
-    return ChatResponse(
-        message=message, delta=delta, raw=_raw(answer), additional_kwargs=answer.metadata
-    )
+class _ChatStream:
+    """Turns stream chunks into :class:`ChatResponse` objects, cutting at end-of-turn markers
+    (a marker split across chunks is held back until it is clear it is not one)."""
+
+    __slots__ = ("cutter", "text")
+
+    def __init__(self, markers: tuple[str, ...]) -> None:
+        self.cutter = MarkerCutter(markers)
+        self.text = ""
+
+    def response(self, chunk: StreamChunk) -> ChatResponse:
+        answer = chunk.answer
+        delta = self.cutter.feed(chunk.text)
+        if answer is not None:
+            delta += self.cutter.flush()
+        return self._response(delta, answer)
+
+    def rest(self) -> ChatResponse | None:
+        """What was held back, when the stream breaks: it arrived, so the caller gets it."""
+        delta = self.cutter.flush()
+        return self._response(delta, None) if delta else None
+
+    def _response(self, delta: str, answer: SpaceAnswer | None) -> ChatResponse:
+        self.text += delta
+        message = ChatMessage(role=MessageRole.ASSISTANT, content=self.text)
+        if answer is None:
+            return ChatResponse(message=message, delta=delta)
+        if answer.tool_calls:
+            message.additional_kwargs["tool_calls"] = answer.tool_calls
+        meta = _metadata(answer)
+        return ChatResponse(
+            message=message, delta=delta, raw=_raw(answer, meta), additional_kwargs=meta
+        )
 
 
 def _completion_stream(chunks: Iterator[StreamChunk]) -> CompletionResponseGen:
@@ -556,15 +584,27 @@ async def _acompletion_stream(chunks: AsyncIterator[StreamChunk]) -> CompletionR
         yield _completion_chunk(text, chunk.text, chunk)
 
 
-def _chat_stream(chunks: Iterator[StreamChunk], marker: str | None) -> ChatResponseGen:
-    holdback = _Holdback(marker)
-    for chunk in chunks:
-        yield _chat_chunk(holdback, chunk)
+def _chat_stream(chunks: Iterator[StreamChunk], markers: tuple[str, ...]) -> ChatResponseGen:
+    stream = _ChatStream(markers)
+    try:
+        for chunk in chunks:
+            yield stream.response(chunk)
+    except HFSpacesError:
+        rest = stream.rest()
+        if rest is not None:
+            yield rest
+        raise
 
 
 async def _achat_stream(
-    chunks: AsyncIterator[StreamChunk], marker: str | None
+    chunks: AsyncIterator[StreamChunk], markers: tuple[str, ...]
 ) -> ChatResponseAsyncGen:
-    holdback = _Holdback(marker)
-    async for chunk in chunks:
-        yield _chat_chunk(holdback, chunk)
+    stream = _ChatStream(markers)
+    try:
+        async for chunk in chunks:
+            yield stream.response(chunk)
+    except HFSpacesError:
+        rest = stream.rest()
+        if rest is not None:
+            yield rest
+        raise

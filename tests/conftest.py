@@ -51,13 +51,13 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return {
-        "filter_headers": ["authorization", "x-hf-authorization", "cookie", "set-cookie"],
+        "filter_headers": ["authorization", "x-hf-authorization", "cookie", "set-cookie", "host"],
         "filter_query_parameters": ["token", "access_token", "api_key"],
         "decode_compressed_response": True,
         "match_on": ["method", "path", "query", "body"],
         "before_record_request": _scrub_request,
         "before_record_response": _scrub_response,
-        "serializer": "readable_yaml",
+        "serializer": "yaml",
     }
 
 
@@ -68,7 +68,7 @@ def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
 
 
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    vcr.register_serializer("readable_yaml", _ReadableYAML())
+    vcr.register_serializer("yaml", _ReadableYAML())
 
 
 class _ReadableYAML:

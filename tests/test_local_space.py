@@ -397,7 +397,9 @@ def test_private_space_auth() -> None:
         assert client.post(space.url + "/api/generate", json={"inputs": "x"}, headers=ok).is_success
         hf = {"X-HF-Authorization": "bearer hf_secret_token"}
         assert client.get(space.url + "/info", headers=hf).is_success
-        assert client.get(space.url + "/health").status_code == 401
+        tgi = client.post(space.url + "/generate", json={"inputs": "x"})
+        assert tgi.status_code == 401
+        assert tgi.json() == {"error": "Invalid credentials in Authorization header"}
         recorded = space.requests[4]
         assert recorded.headers["authorization"] == "Bearer hf_secret_token"
         assert "hf_secret_token" not in repr(recorded)

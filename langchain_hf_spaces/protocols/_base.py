@@ -151,6 +151,10 @@ class Protocol(ABC):
     def __init__(self, config: SpaceConfig) -> None:
         self.config = config
 
+    def accepts(self, parameter: str) -> bool:
+        """Whether the Space can take ``parameter`` (used for optional hints such as seeds)."""
+        return True
+
     def setup_request(self) -> RequestSpec | None:
         """A request to make once before the first call (e.g. read the API description)."""
         return None

@@ -166,6 +166,12 @@ class GradioProtocol(Protocol):
             )
         self.params = params
 
+    def accepts(self, parameter: str) -> bool:
+        aliases = _ALIASES.get(parameter)
+        if not aliases or self.params is None:
+            return False
+        return any({_norm(p.name), _norm(p.label)} & set(aliases) for p in self.params)
+
     @staticmethod
     def _is_text(p: _Param) -> bool:
         return p.py_type == "str" or p.component.lower() in ("textbox", "textarea", "text")

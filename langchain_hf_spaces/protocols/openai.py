@@ -180,6 +180,9 @@ class OpenAIProtocol(Protocol):
         super().__init__(config)
         self.model: str | None = getattr(config, "model", None)
 
+    def accepts(self, parameter: str) -> bool:
+        return parameter in _PASS or _RENAMES.get(parameter) is not None
+
     def setup_request(self) -> RequestSpec | None:
         # Servers like vLLM want the exact model name: ask once when it was not configured.
         return RequestSpec("GET", MODELS_PATH) if self.model is None else None

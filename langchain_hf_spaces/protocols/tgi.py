@@ -123,6 +123,9 @@ class TGIProtocol(Protocol):
     name: ClassVar[str] = "tgi"
     supports_streaming: ClassVar[bool] = True
 
+    def accepts(self, parameter: str) -> bool:
+        return parameter in _TGI_PARAMETERS
+
     def build_request(
         self, prompt: str, parameters: Mapping[str, Any], *, stream: bool = False
     ) -> RequestSpec:

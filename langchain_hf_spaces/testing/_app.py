@@ -286,8 +286,9 @@ class SpaceApp:
             await self._pause(fault.seconds, send, receive)
 
         if self._token is not None and not self._authorized(request.headers):
+            # Hugging Face's proxy answers this, before the request reaches the Space's server.
             response: Response = _error_response(
-                family, 401, "Invalid credentials in Authorization header", "authentication"
+                "hf", 401, "Invalid credentials in Authorization header"
             )
             await response(scope, receive, send)
             return

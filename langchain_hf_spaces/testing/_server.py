@@ -55,6 +55,9 @@ class LocalSpace:
             ...  # point your client at space.url with token "hf_test"
             assert [r.path for r in space.requests] == ["/api/generate"] * 3
 
+    Each request is recorded first, then answered in this order: an injected fault, the token
+    check (401), :meth:`sleep_for` (503), then the route.
+
     ``async with LocalSpace() as space:`` works too. The server runs uvicorn in a background
     thread with its own event loop, so it serves sync and async clients alike, and many
     spaces may run at once. :meth:`stop` takes about 0.2 s; a stopped space can be started

@@ -1,0 +1,680 @@
+"""``ChatHuggingFaceSpace``: a LangChain chat model backed by one Space (one tier).
+
+Setup::
+
+    pip install langchain-hf-spaces
+    export HF_SPACES_BASE_URL=https://acme-base-llm.hf.space   # or hf-spaces.toml
+    export HF_TOKEN=hf_...                                    # private Spaces only
+
+Instantiate and invoke (offline, against a :class:`LocalSpace` with scripted answers)::
+
+    from langchain_hf_spaces import ChatHuggingFaceSpace
+    from langchain_hf_spaces.testing import LocalSpace, scripted_responder
+
+    answers = ["Hello!", '{"tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]}']
+    with LocalSpace(responder=scripted_responder(answers)) as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url)          # ChatML template by default
+        print(chat.invoke("Hi there").content)                     # "Hello!"
+
+        def add(a: int, b: int) -> int:
+            "Add two integers."
+            return a + b
+
+        reply = chat.bind_tools([add]).invoke("What is 2 + 3?")
+        print(reply.tool_calls)       # [{'name': 'add', 'args': {'a': 2, 'b': 3}, ...}]
+
+Messages go natively to ``openai``-protocol Spaces (tools too); for text protocols they are
+rendered with a chat template (``chat_template="chatml" | "llama3" | "zephyr"``, a Jinja2 string
+or a callable) and the reply is cut at the template's end-of-turn marker. Tools on text Spaces
+use the prompt protocol described in :mod:`langchain_hf_spaces._tools`.
+
+Stream, async, structured output and token usage::
+
+    for chunk in chat.stream("Tell me a story"):
+        print(chunk.content, end="")
+    await chat.ainvoke("Hi")
+    chat.with_structured_output(MyPydanticModel).invoke("...")
+    reply.usage_metadata    # when the Space reports token counts
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, Literal, cast
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams, ModelProfile
+from langchain_core.language_models.base import LanguageModelInput
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    ChatMessage,
+    HumanMessage,
+    InvalidToolCall,
+    SystemMessage,
+    ToolCall,
+    ToolMessage,
+    convert_to_openai_messages,
+)
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages.tool import (
+    invalid_tool_call,
+    tool_call,
+    tool_call_chunk,
+)
+from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
+from langchain_core.output_parsers.openai_tools import (
+    JsonOutputKeyToolsParser,
+    PydanticToolsParser,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.tools import BaseTool
+from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from pydantic import BaseModel, PrivateAttr, model_validator
+from typing_extensions import Self
+
+from langchain_hf_spaces._chat_templates import (
+    DEFAULT_CHAT_TEMPLATE,
+    ChatTemplate,
+    MarkerCutter,
+    chat_template,
+    cut_at_markers,
+)
+from langchain_hf_spaces._tools import (
+    ToolChoice,
+    normalize_tool_choice,
+    openai_tool_choice,
+    parse_tool_reply,
+    render_tool_calls,
+    render_tool_result,
+    tool_system_prompt,
+)
+from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
+from langchain_hf_spaces.errors import SpaceInputError
+from langchain_hf_spaces.llms import LS_PROVIDER, _SpaceModelBase, answer_info
+
+__all__ = ["ChatHuggingFaceSpace"]
+
+StructuredMethod = Literal["function_calling", "json_schema", "json_mode"]
+
+
+@dataclass
+class _Request:
+    """One prepared chat call; built once, used by invoke, stream and their async twins."""
+
+    native: bool
+    params: dict[str, Any]
+    cut_markers: tuple[str, ...]
+    prompt: str = ""
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    tool_names: list[str] = field(default_factory=list)
+    parse_tools: bool = False
+    """Text protocol with tools bound: the reply is parsed for tool calls."""
+
+
+def _usage(answer: SpaceAnswer) -> UsageMetadata | None:
+    if answer.prompt_tokens is None and answer.completion_tokens is None:
+        return None
+    inp = answer.prompt_tokens or 0
+    out = answer.completion_tokens or 0
+    return cast(
+        "UsageMetadata", {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
+    )
+
+
+def _text_of(message: BaseMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, Mapping):
+            kind = block.get("type")
+            if kind == "text" and isinstance(block.get("text"), str):
+                parts.append(block["text"])
+            elif kind in ("tool_use", "tool_call", "function_call"):
+                continue  # rendered from message.tool_calls
+            else:
+                raise SpaceInputError(
+                    f"a {type(message).__name__} holds a {kind!r} content block; this Space "
+                    "takes text only.",
+                    hint="Send text, or use a Space with an openai-protocol multimodal model.",
+                )
+    return "".join(parts)
+
+
+def _native_tool_calls(
+    answer: SpaceAnswer,
+) -> tuple[list[ToolCall], list[InvalidToolCall]]:
+    raw_calls = getattr(answer, "tool_calls", None) or []
+    calls: list[ToolCall] = []
+    invalid: list[InvalidToolCall] = []
+    for raw in raw_calls:
+        name = raw.get("name")
+        args = raw.get("arguments", {})
+        call_id = raw.get("id")
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except ValueError as exc:
+                invalid.append(invalid_tool_call(name=name, args=args, id=call_id, error=str(exc)))
+                continue
+        if not isinstance(args, dict):
+            invalid.append(
+                invalid_tool_call(
+                    name=name, args=json.dumps(args), id=call_id, error="arguments not an object"
+                )
+            )
+            continue
+        calls.append(tool_call(name=str(name), args=args, id=call_id))
+    return calls, invalid
+
+
+class _StreamAssembler:
+    """Turns a Space's stream into LangChain chunks; shared by ``_stream`` and ``_astream``."""
+
+    def __init__(self, model: ChatHuggingFaceSpace, req: _Request) -> None:
+        self.model = model
+        self.req = req
+        self.cutter = MarkerCutter(req.cut_markers)
+        self.answer: SpaceAnswer | None = None
+        self.buffered: list[str] = []
+
+    def feed(self, piece: StreamChunk) -> ChatGenerationChunk | None:
+        if piece.answer is not None:
+            self.answer = piece.answer
+        text = self.cutter.feed(piece.text)
+        if not text:
+            return None
+        if self.req.parse_tools:
+            self.buffered.append(text)
+            return None
+        return ChatGenerationChunk(message=AIMessageChunk(content=text))
+
+    def last(self) -> ChatGenerationChunk:
+        rest = self.cutter.flush()
+        req = self.req
+        content = rest
+        chunks = []
+        if req.parse_tools:
+            content, calls, invalid = parse_tool_reply(
+                "".join(self.buffered) + rest, req.tool_names
+            )
+            chunks = [
+                tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
+                for i, c in enumerate(calls)
+            ]
+            chunks += [
+                tool_call_chunk(name=c["name"], args=c["args"], id=c["id"], index=len(calls) + i)
+                for i, c in enumerate(invalid)
+            ]
+        elif req.native and self.answer is not None:
+            calls, invalid = _native_tool_calls(self.answer)
+            chunks = [
+                tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
+                for i, c in enumerate(calls)
+            ]
+        metadata: dict[str, Any] = {}
+        usage = None
+        if self.answer is not None:
+            metadata = self.model._response_metadata(self.answer, cut=self.cutter.done)
+            usage = _usage(self.answer)
+        message = AIMessageChunk(
+            content=content,
+            tool_call_chunks=chunks,
+            usage_metadata=usage,
+            response_metadata=metadata,
+            chunk_position="last",
+        )
+        return ChatGenerationChunk(message=message)
+
+
+class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
+    """A LangChain chat model served by a Hugging Face Space.
+
+    Built like :class:`~langchain_hf_spaces.HuggingFaceSpaceLLM`: from a tier
+    (``ChatHuggingFaceSpace(tier="company")`` reads ``SpacesSettings.load()``), from settings plus a
+    tier, from a :class:`SpaceConfig` (``space=``) or a URL (``space_url=``).
+
+    Args:
+        chat_template: for text-protocol Spaces: ``"chatml"`` (default), ``"llama3"``,
+            ``"zephyr"``, a Jinja2 template string (Hugging Face ``chat_template`` style) or a
+            callable ``(messages) -> str``; ignored by ``openai``-protocol Spaces.
+        end_of_turn: markers at which a reply is cut; default: the template's own.
+
+    Tools: :meth:`bind_tools` with ``tool_choice`` ``"auto"``, ``"none"``, ``"any"``/
+    ``"required"``, a tool name or a dict, and any number of tools. Structured output:
+    :meth:`with_structured_output` for pydantic models, TypedDicts and JSON schema dicts, with
+    ``method`` ``"function_calling"`` (default), ``"json_schema"`` or ``"json_mode"`` and
+    ``include_raw``.
+    """
+
+    chat_template: Any = DEFAULT_CHAT_TEMPLATE
+    """Preset name, Jinja2 string, callable or :class:`ChatTemplate` (text protocols only)."""
+    end_of_turn: list[str] | None = None
+    """Markers at which a reply is cut; default: the template's own."""
+
+    _template: ChatTemplate = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _resolve_template(self) -> Self:
+        self._template = chat_template(self.chat_template, end_of_turn=self.end_of_turn)
+        return self
+
+    @property
+    def _llm_type(self) -> str:
+        return "huggingface_space_chat"
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_hf_spaces", "chat_models"]
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"hf_token": "HF_TOKEN"}
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        template = self._template
+        return {
+            **self._space_params(),
+            **self._generation_params(),
+            "stop": self.stop,
+            "chat_template": template.name,
+            "end_of_turn": list(template.end_of_turn),
+        }
+
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        native = self.protocol == "openai"
+        return ModelProfile(
+            text_inputs=True,
+            text_outputs=True,
+            image_inputs=False,
+            tool_calling=True,
+            tool_choice=True,
+            tool_call_streaming=native,
+            structured_output=False,
+        )
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = LangSmithParams(
+            ls_provider=LS_PROVIDER,
+            ls_model_name=self._ls_model_name(kwargs),
+            ls_model_type="chat",
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens))
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop if stop is not None else self.stop
+        if stops:
+            params["ls_stop"] = list(stops)
+        return params
+
+    # ------------------------------------------------------------------ request building
+    def _is_native(self, client: SpaceClient) -> bool:
+        return bool(getattr(client, "is_chat_native", False)) and hasattr(client, "chat")
+
+    def _prepare(
+        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+    ) -> tuple[SpaceClient, _Request]:
+        client = self._space()
+        kwargs = dict(kwargs)
+        kwargs.pop("ls_structured_output_format", None)
+        tools: list[dict[str, Any]] | None = kwargs.pop("tools", None) or None
+        raw_choice = kwargs.pop("tool_choice", None)
+        response_format = kwargs.pop("response_format", None)
+        kwargs.pop("parallel_tool_calls", None)
+        choice: ToolChoice | None = None
+        if tools:
+            choice = normalize_tool_choice(raw_choice, tools)
+        params = self._call_params(stop, kwargs)
+        user_stops: list[str] = params.get("stop", [])
+        names = [str(t.get("function", t).get("name", "")) for t in tools or []]
+        if self._is_native(client):
+            if response_format is not None:
+                params["response_format"] = response_format
+            return client, _Request(
+                native=True,
+                params=params,
+                cut_markers=tuple(user_stops),
+                messages=[dict(m) for m in convert_to_openai_messages(messages)],
+                tools=tools,
+                tool_choice=openai_tool_choice(choice) if choice is not None else None,
+                tool_names=names,
+            )
+        template = self._template
+        extra = []
+        if tools and choice is not None:
+            extra.append(tool_system_prompt(tools, choice))
+        if response_format is not None:
+            extra.append(_json_instructions(response_format))
+        rendered = _render_messages(messages, "\n\n".join(e for e in extra if e))
+        markers = tuple(dict.fromkeys([*template.end_of_turn, *user_stops]))
+        if markers:
+            params["stop"] = list(markers)
+        return client, _Request(
+            native=False,
+            params=params,
+            cut_markers=markers,
+            prompt=template(rendered),
+            tool_names=names,
+            parse_tools=bool(tools) and choice is not None and choice.mode != "none",
+        )
+
+    def _response_metadata(self, answer: SpaceAnswer, *, cut: bool) -> dict[str, Any]:
+        info = answer_info(answer, cut=cut)
+        info["model_provider"] = LS_PROVIDER
+        info["model_name"] = self.revision or answer.url
+        if not self._is_native(self._space()):
+            info["chat_template"] = self._template.name
+        return info
+
+    def _to_message(self, answer: SpaceAnswer, req: _Request) -> AIMessage:
+        text, cut = cut_at_markers(answer.text, req.cut_markers)
+        calls: list[ToolCall] = []
+        invalid: list[InvalidToolCall] = []
+        if req.native:
+            calls, invalid = _native_tool_calls(answer)
+        elif req.parse_tools:
+            text, calls, invalid = parse_tool_reply(text, req.tool_names)
+        return AIMessage(
+            content=text,
+            tool_calls=calls,
+            invalid_tool_calls=invalid,
+            usage_metadata=_usage(answer),
+            response_metadata=self._response_metadata(answer, cut=cut),
+        )
+
+    # ------------------------------------------------------------------ generation
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            merged: ChatGenerationChunk | None = None
+            for chunk in self._stream(messages, stop, run_manager, **kwargs):
+                merged = chunk if merged is None else merged + chunk
+            assert merged is not None
+            return ChatResult(generations=[_chunk_to_generation(merged)])
+        client, req = self._prepare(messages, stop, kwargs)
+        if req.native:
+            answer: SpaceAnswer = client.chat(
+                req.messages, tools=req.tools, tool_choice=req.tool_choice, **req.params
+            )
+        else:
+            answer = client.complete(req.prompt, **req.params)
+        return ChatResult(generations=[ChatGeneration(message=self._to_message(answer, req))])
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        if self.streaming:
+            merged: ChatGenerationChunk | None = None
+            async for chunk in self._astream(messages, stop, run_manager, **kwargs):
+                merged = chunk if merged is None else merged + chunk
+            assert merged is not None
+            return ChatResult(generations=[_chunk_to_generation(merged)])
+        client, req = self._prepare(messages, stop, kwargs)
+        if req.native:
+            answer: SpaceAnswer = await client.achat(
+                req.messages, tools=req.tools, tool_choice=req.tool_choice, **req.params
+            )
+        else:
+            answer = await client.acomplete(req.prompt, **req.params)
+        return ChatResult(generations=[ChatGeneration(message=self._to_message(answer, req))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        client, req = self._prepare(messages, stop, kwargs)
+        source: Iterator[StreamChunk]
+        if req.native:
+            source = client.chat_stream_chunks(
+                req.messages, tools=req.tools, tool_choice=req.tool_choice, **req.params
+            )
+        else:
+            source = client.stream_chunks(req.prompt, **req.params)
+        assembler = _StreamAssembler(self, req)
+        for piece in source:
+            chunk = assembler.feed(piece)
+            if chunk is not None:
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+            if assembler.cutter.done:
+                break
+        last = assembler.last()
+        if run_manager is not None and last.text:
+            run_manager.on_llm_new_token(last.text, chunk=last)
+        yield last
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        client, req = self._prepare(messages, stop, kwargs)
+        source: AsyncIterator[StreamChunk]
+        if req.native:
+            source = client.achat_stream_chunks(
+                req.messages, tools=req.tools, tool_choice=req.tool_choice, **req.params
+            )
+        else:
+            source = client.astream_chunks(req.prompt, **req.params)
+        assembler = _StreamAssembler(self, req)
+        try:
+            async for piece in source:
+                chunk = assembler.feed(piece)
+                if chunk is not None:
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                    yield chunk
+                if assembler.cutter.done:
+                    break
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        last = assembler.last()
+        if run_manager is not None and last.text:
+            await run_manager.on_llm_new_token(last.text, chunk=last)
+        yield last
+
+    # ------------------------------------------------------------------ tools
+    def bind_tools(
+        self,
+        tools: Sequence[dict[str, Any] | type | Callable[..., Any] | BaseTool],
+        *,
+        tool_choice: str | dict[str, Any] | bool | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (any number) and an optional ``tool_choice``.
+
+        ``tool_choice``: ``"auto"``, ``"none"``, ``"any"``/``"required"`` (or ``True``), a tool
+        name, or ``{"type": "function", "function": {"name": ...}}``. An unknown tool name is a
+        :class:`~langchain_hf_spaces.SpaceInputError` at once.
+        """
+        formatted = [convert_to_openai_tool(t, strict=strict) for t in tools]
+        if tool_choice is not None and tool_choice is not False:
+            choice = normalize_tool_choice(tool_choice, formatted)
+            kwargs["tool_choice"] = openai_tool_choice(choice)
+        elif tool_choice is False:
+            kwargs["tool_choice"] = "none"
+        return super().bind(tools=formatted, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type,
+        *,
+        include_raw: bool = False,
+        method: StructuredMethod = "function_calling",
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
+        """Answers parsed into ``schema`` (pydantic model, TypedDict or JSON schema dict).
+
+        ``method="function_calling"`` (default) forces a tool call with the schema as the only
+        tool; ``"json_schema"`` and ``"json_mode"`` ask for a JSON reply (natively on
+        ``openai`` Spaces via ``response_format``, else by instructions in the system prompt).
+        With ``include_raw=True`` the result is ``{"raw", "parsed", "parsing_error"}``.
+        """
+        if kwargs:
+            raise ValueError(f"Received unsupported arguments {sorted(kwargs)}")
+        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        llm: Runnable[LanguageModelInput, Any]
+        parser: Runnable[Any, Any]
+        if method == "function_calling":
+            tool = convert_to_openai_tool(schema, strict=strict)
+            name = tool["function"]["name"]
+            llm = self.bind_tools(
+                [schema],
+                tool_choice=name,
+                strict=strict,
+                ls_structured_output_format={
+                    "kwargs": {"method": method, "strict": strict},
+                    "schema": tool,
+                },
+            )
+            parser = (
+                PydanticToolsParser(tools=[schema], first_tool_only=True)
+                if is_pydantic
+                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            )
+        elif method in ("json_schema", "json_mode"):
+            json_schema = convert_to_json_schema(schema)
+            response_format: dict[str, Any]
+            if method == "json_schema":
+                response_format = {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": json_schema.get("title", "output"),
+                        "schema": json_schema,
+                        "strict": bool(strict),
+                    },
+                }
+            else:
+                response_format = {"type": "json_object", "schema": json_schema}
+            llm = self.bind(
+                response_format=response_format,
+                ls_structured_output_format={
+                    "kwargs": {"method": method, "strict": strict},
+                    "schema": json_schema,
+                },
+            )
+            parser = (
+                PydanticOutputParser(pydantic_object=schema) if is_pydantic else JsonOutputParser()
+            )
+        else:
+            raise ValueError(
+                f"method={method!r} is not supported: use 'function_calling', 'json_schema' "
+                "or 'json_mode'."
+            )
+        if not include_raw:
+            return llm | parser
+        parser_assign = RunnablePassthrough.assign(
+            parsed=itemgetter("raw") | parser, parsing_error=lambda _: None
+        )
+        parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
+        with_fallback = parser_assign.with_fallbacks([parser_none], exception_key="parsing_error")
+        return RunnableMap(raw=llm) | with_fallback
+
+
+def _chunk_to_generation(chunk: ChatGenerationChunk) -> ChatGeneration:
+    message = chunk.message
+    assert isinstance(message, AIMessageChunk)
+    return ChatGeneration(
+        message=AIMessage(
+            content=message.content,
+            tool_calls=message.tool_calls,
+            invalid_tool_calls=message.invalid_tool_calls,
+            usage_metadata=message.usage_metadata,
+            response_metadata=message.response_metadata,
+            id=message.id,
+        ),
+        generation_info=chunk.generation_info,
+    )
+
+
+def _json_instructions(response_format: Mapping[str, Any]) -> str:
+    schema: Any = None
+    if response_format.get("type") == "json_schema":
+        inner = response_format.get("json_schema") or {}
+        schema = inner.get("schema")
+    else:
+        schema = response_format.get("schema")
+    text = "Reply with one JSON object and nothing else (no prose, no code fence)."
+    if schema:
+        text += " It must conform to this JSON schema:\n" + json.dumps(
+            schema, ensure_ascii=False, sort_keys=True
+        )
+    return "# Output format\n" + text
+
+
+def _render_messages(messages: Sequence[BaseMessage], system_extra: str) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    names: dict[str, str] = {}
+    for message in messages:
+        if isinstance(message, SystemMessage):
+            out.append({"role": "system", "content": _text_of(message)})
+        elif isinstance(message, HumanMessage):
+            out.append({"role": "user", "content": _text_of(message)})
+        elif isinstance(message, AIMessage):
+            text = _text_of(message)
+            if message.tool_calls:
+                for call in message.tool_calls:
+                    if call.get("id"):
+                        names[str(call["id"])] = call["name"]
+                calls = render_tool_calls(message.tool_calls)
+                text = f"{text}\n{calls}" if text.strip() else calls
+            out.append({"role": "assistant", "content": text})
+        elif isinstance(message, ToolMessage):
+            name = message.name or names.get(message.tool_call_id)
+            content = _text_of(message)
+            out.append(
+                {
+                    "role": "tool",
+                    "content": render_tool_result(content, name=name, call_id=message.tool_call_id),
+                }
+            )
+        elif isinstance(message, ChatMessage):
+            out.append({"role": message.role, "content": _text_of(message)})
+        else:
+            raise SpaceInputError(
+                f"message type {type(message).__name__} is not supported by ChatHuggingFaceSpace."
+            )
+    if system_extra:
+        if out and out[0]["role"] == "system":
+            out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + system_extra}
+        else:
+            out.insert(0, {"role": "system", "content": system_extra})
+    return out

@@ -1,0 +1,102 @@
+"""``make demo``: four local Spaces, one per tier, driven the way a user would.
+
+Starts a :class:`~langchain_hf_spaces.testing.LocalSpace` per tier (each speaking a different
+wire protocol, the ``user`` tier private), writes an ``hf-spaces.toml`` for them, loads it back
+with :meth:`SpacesSettings.load`, prints Test Connection for every tier and generates on each
+tier with and without context. The answers come from the deterministic demo responder, a
+stand-in for a language model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from langchain_hf_spaces import SpacesClient, SpacesSettings
+from langchain_hf_spaces.testing import LocalSpace
+
+DEMO_TOKEN_ENV = "HF_SPACES_DEMO_USER_TOKEN"  # noqa: S105 - a variable name
+_PROTOCOLS = {"base": "generate", "company": "tgi", "abstraction": "openai", "user": "auto"}
+
+
+def _toml(spaces: dict[str, LocalSpace]) -> str:
+    lines = ["version = 1", "enabled = true", 'default_tier = "base"', ""]
+    for tier, space in spaces.items():
+        lines += [f"[tiers.{tier}]", f'url = "{space.url}"', f'protocol = "{_PROTOCOLS[tier]}"']
+        lines.append(f'revision = "demo-{tier}-v1"')
+        if tier == "base":
+            lines.append('endpoint = "/v1/generate"')  # a versioned endpoint
+        if space.private:
+            lines.append(f'token_env = "{DEMO_TOKEN_ENV}"')
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _section(title: str) -> None:
+    print(f"\n=== {title} " + "=" * max(0, 60 - len(title)))
+
+
+def main() -> int:
+    token = "hf_demo_" + os.urandom(8).hex()
+    os.environ[DEMO_TOKEN_ENV] = token
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        spaces = {
+            tier: stack.enter_context(
+                LocalSpace(name=tier, token=token if tier == "user" else None)
+            )
+            for tier in _PROTOCOLS
+        }
+        path = Path(tmp) / "hf-spaces.toml"
+        path.write_text(_toml(spaces), encoding="utf-8")
+        _section(f"Settings written to {path.name}")
+        print(path.read_text(encoding="utf-8").replace(tmp, "<tmp>"))
+
+        settings = SpacesSettings.load(path)
+        with SpacesClient(settings) as client:
+            _section("Test Connection")
+            for report in client.test_connection():
+                print(report.summary())
+                for note in report.notes:
+                    print(f"{'':<12} note: {note}")
+
+            _section("generate(prompt, tier)")
+            for tier in settings.tiers:
+                answer = client.complete("Create a product slogan for a water bottle", tier=tier)
+                meta = answer.metadata
+                print(f"[{tier:<11}] {answer.text}")
+                print(
+                    f"{'':<14}protocol={meta['protocol']} revision={meta['revision']} "
+                    f"latency={answer.latency * 1000:.1f} ms attempts={answer.attempts}"
+                )
+
+            _section("generate(prompt, tier, context)")
+            context = {
+                "industry": "healthcare",
+                "targetAudience": "medical professionals",
+                "key_features": ["portable", "sterilizable", "long battery life"],
+            }
+            for tier in settings.tiers:
+                text = client.generate("Create a product description", tier, context)
+                print(f"[{tier:<11}] {text}")
+
+            _section("stream (tier 'company', TGI)")
+            print("".join(client.space("company").stream("Stream a short answer")))
+
+        for module in ("langchain_hf_spaces.demo_langchain", "llama_index_hf_spaces.demo"):
+            try:
+                extra = importlib.import_module(module)
+            except ImportError:
+                continue
+            _section(f"{module}")
+            extra.run(settings)
+
+    print("\nAll four tiers answered.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""A real Gradio app on loopback, for recording and testing the ``gradio`` protocol.
+
+The app streams a deterministic answer word by word (a generator function, as chat demos do),
+optionally requires a token, and has a second API that always raises ``gr.Error``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def build_app() -> Any:
+    import gradio as gr
+
+    def generate(prompt: str, max_new_tokens: float = 16, temperature: float = 0.7) -> Iterator[str]:
+        words = f"Gradio answer to: {prompt}".split()[: max(1, int(max_new_tokens))]
+        out: list[str] = []
+        for word in words:
+            out.append(word)
+            yield " ".join(out)
+
+    def fail(prompt: str) -> str:
+        raise gr.Error("the model ran out of memory")
+
+    with gr.Blocks() as demo:
+        prompt = gr.Textbox(label="prompt")
+        tokens = gr.Slider(1, 256, value=16, step=1, label="max_new_tokens")
+        temperature = gr.Slider(0, 2, value=0.7, label="temperature")
+        out = gr.Textbox(label="output")
+        gr.Button("Generate").click(
+            generate, [prompt, tokens, temperature], out, api_name="predict"
+        )
+        gr.Button("Fail").click(fail, [prompt], out, api_name="fail")
+    return demo
+
+
+@contextmanager
+def running_gradio_app() -> Iterator[str]:
+    """Launch the app on a free loopback port; yield its URL."""
+    demo = build_app()
+    port = _free_port()
+    demo.queue().launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        show_error=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        demo.close()

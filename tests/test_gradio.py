@@ -1,0 +1,98 @@
+"""The ``gradio`` protocol against a real Gradio app (recorded), and live fault cases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from langchain_hf_spaces import (
+    SpaceClient,
+    SpaceConfig,
+    SpaceInputError,
+    SpaceResponseError,
+)
+from tests.conftest import REPLAY_URL, is_recording
+
+FAST: dict[str, Any] = {"retry_initial_delay": 0.01, "max_retries": 0}
+
+
+@pytest.fixture
+def gradio_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A real Gradio app when recording; the replay URL otherwise."""
+    if not is_recording(request):
+        yield REPLAY_URL
+        return
+    from tests.support.gradio_app import running_gradio_app
+
+    with running_gradio_app() as url:
+        yield url
+
+
+def make(url: str, **cfg: Any) -> SpaceClient:
+    return SpaceClient(SpaceConfig(url=url, protocol="gradio", **{**FAST, **cfg}), tier="user")
+
+
+@pytest.mark.vcr
+def test_complete_maps_parameters_by_name(gradio_url: str) -> None:
+    answer = make(gradio_url).complete("tell me a story", max_new_tokens=5)
+    assert answer.text == "Gradio answer to: tell me"
+    assert answer.protocol == "gradio"
+
+
+@pytest.mark.vcr
+def test_stream_yields_generating_events_as_deltas(gradio_url: str) -> None:
+    chunks = list(make(gradio_url).stream("one two three", max_new_tokens=6))
+    assert len(chunks) >= 3
+    assert "".join(chunks) == "Gradio answer to: one two three"
+
+
+@pytest.mark.vcr
+async def test_async_complete(gradio_url: str) -> None:
+    answer = await make(gradio_url).acomplete("async please", max_new_tokens=4)
+    assert answer.text == "Gradio answer to: async"
+
+
+@pytest.mark.vcr
+def test_app_error_event_is_a_typed_error(gradio_url: str) -> None:
+    with pytest.raises(SpaceResponseError, match="ran out of memory") as info:
+        make(gradio_url, api_name="/fail").generate("x")
+    assert info.value.tier == "user"
+
+
+@pytest.mark.vcr
+def test_unknown_api_name_is_named(gradio_url: str) -> None:
+    with pytest.raises(SpaceInputError, match="no API named '/nope'.*/predict"):
+        make(gradio_url, api_name="nope").generate("x")
+
+
+@pytest.mark.vcr
+def test_parameter_without_input_is_refused(gradio_url: str) -> None:
+    with pytest.raises(SpaceInputError, match="no input for seed"):
+        make(gradio_url).generate("x", seed=3)
+
+
+@pytest.mark.vcr
+def test_auto_detects_gradio(gradio_url: str) -> None:
+    client = SpaceClient(SpaceConfig(url=gradio_url, protocol="auto", **FAST))
+    assert client.generate("hello", max_new_tokens=3) == "Gradio answer to:"
+    assert client.protocol == "gradio"
+
+
+@contextmanager
+def _no_text_input_info() -> Iterator[None]:
+    yield
+
+
+def test_api_without_text_input_is_a_clear_error() -> None:
+    from langchain_hf_spaces.protocols import GradioProtocol, ProtocolError
+
+    proto = GradioProtocol(SpaceConfig(url="https://a-b.hf.space", protocol="gradio"))
+    info = (
+        b'{"named_endpoints": {"/predict": {"parameters": [{"parameter_name": "image", '
+        b'"component": "Image", "python_type": {"type": "filepath"}}]}}}'
+    )
+    with pytest.raises(ProtocolError, match="no text input"):
+        proto.setup(info)
