@@ -25,7 +25,7 @@ test: lint
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy langchain_hf_spaces
+	$(BIN)/mypy langchain_hf_spaces llama_index_hf_spaces
 
 ## cassettes: re-record every cassette from real local servers (LocalSpace)
 cassettes: $(STAMP)

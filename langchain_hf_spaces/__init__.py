@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from langchain_hf_spaces.client import (
     ConnectionReport,
     DuplicateVariationsWarning,
@@ -27,10 +29,38 @@ from langchain_hf_spaces.errors import (
 )
 from langchain_hf_spaces.schema import SchemaError, schema_to_model
 
+# The LangChain classes load on first use, so the framework-free core imports fast.
+_LAZY = {
+    "ChatHuggingFaceSpace": "langchain_hf_spaces.chat_models",
+    "HuggingFaceSpaceLLM": "langchain_hf_spaces.llms",
+    "HuggingFaceSpaces": "langchain_hf_spaces.runnables",
+    "SpaceTierRouter": "langchain_hf_spaces.runnables",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'langchain_hf_spaces' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:
+    from langchain_hf_spaces.chat_models import ChatHuggingFaceSpace
+    from langchain_hf_spaces.llms import HuggingFaceSpaceLLM
+    from langchain_hf_spaces.runnables import HuggingFaceSpaces, SpaceTierRouter
+
 __all__ = [
+    "ChatHuggingFaceSpace",
     "ConnectionReport",
     "DuplicateVariationsWarning",
     "HFSpacesError",
+    "HuggingFaceSpaceLLM",
+    "HuggingFaceSpaces",
     "SchemaError",
     "SpaceAnswer",
     "SpaceAuthError",
@@ -42,6 +72,7 @@ __all__ = [
     "SpaceNotFoundError",
     "SpaceRateLimitError",
     "SpaceResponseError",
+    "SpaceTierRouter",
     "SpaceTimeoutError",
     "SpaceUnavailableError",
     "SpacesClient",

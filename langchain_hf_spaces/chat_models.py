@@ -72,9 +72,11 @@ from langchain_core.output_parsers.openai_tools import (
     PydanticToolsParser,
 )
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.prompt_values import ChatPromptValue, PromptValue
 from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
+from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, PrivateAttr, model_validator
 from typing_extensions import Self
 
@@ -97,10 +99,11 @@ from langchain_hf_spaces._tools import (
 from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
 from langchain_hf_spaces.errors import SpaceInputError
 from langchain_hf_spaces.llms import LS_PROVIDER, _SpaceModelBase, answer_info
+from langchain_hf_spaces.schema import is_guide_schema
 
 __all__ = ["ChatHuggingFaceSpace"]
 
-StructuredMethod = Literal["function_calling", "json_schema", "json_mode"]
+StructuredMethod = Literal["function_calling", "json_schema", "json_mode", "reask"]
 
 
 @dataclass
@@ -532,25 +535,75 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
             kwargs["tool_choice"] = "none"
         return super().bind(tools=formatted, **kwargs)
 
+    def _convert_input(self, model_input: LanguageModelInput | Mapping[str, Any]) -> PromptValue:
+        """Also take ``{"input" | "messages" | "prompt" | "question": ..., "context": {...}}``:
+        the context is rendered as a delimited JSON block ahead of the last user message."""
+        if not isinstance(model_input, Mapping):
+            return super()._convert_input(model_input)
+        payload, context = self._split_context(model_input)
+        messages = super()._convert_input(payload).to_messages()
+        if context is None:
+            return ChatPromptValue(messages=messages)
+        last = messages[-1] if messages else None
+        if not isinstance(last, HumanMessage):
+            raise SpaceInputError(
+                "a 'context' needs the conversation to end with a user message (the context "
+                "block is put ahead of it).",
+                tier=self.tier,
+                url=self.space_url,
+            )
+        rendered = last.model_copy(update={"content": self._render_context(last.text, context)})
+        return ChatPromptValue(messages=[*messages[:-1], rendered])
+
+    def with_variations(self, n: int, **options: Any) -> Runnable[Any, list[Any]]:
+        """A Runnable giving ``n`` different replies (strings) per input, run concurrently with
+        per-request seeds; see :class:`~langchain_hf_spaces.runnables.SpaceVariationsRunnable`.
+
+        On ``openai``-protocol Spaces the input must be a single user message.
+        """
+        from langchain_hf_spaces.runnables import SpaceVariationsRunnable
+
+        return SpaceVariationsRunnable(self, n, **options)
+
     def with_structured_output(
         self,
         schema: dict[str, Any] | type,
         *,
         include_raw: bool = False,
-        method: StructuredMethod = "function_calling",
+        method: StructuredMethod | None = None,
         strict: bool | None = None,
+        max_retries: int = 2,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
-        """Answers parsed into ``schema`` (pydantic model, TypedDict or JSON schema dict).
+        """Answers parsed into ``schema``: a pydantic model, a TypedDict, a JSON schema dict or
+        the guide's schema dict (``{"title": "string", "pros": "string[]"}``).
 
-        ``method="function_calling"`` (default) forces a tool call with the schema as the only
-        tool; ``"json_schema"`` and ``"json_mode"`` ask for a JSON reply (natively on
-        ``openai`` Spaces via ``response_format``, else by instructions in the system prompt).
-        With ``include_raw=True`` the result is ``{"raw", "parsed", "parsing_error"}``.
+        ``method="function_calling"`` (default, except for the guide's schema dict) forces a
+        tool call with the schema as the only tool; ``"json_schema"`` and ``"json_mode"`` ask
+        for a JSON reply (natively on ``openai`` Spaces via ``response_format``, else by
+        instructions in the system prompt). ``"reask"`` (default for the guide's schema dict)
+        appends format instructions to the last user message, validates the reply and asks
+        again with the problem up to ``max_retries`` times, then raises
+        :class:`~langchain_hf_spaces.StructuredOutputError`; the guide's schema dict gives a
+        pydantic instance (``result.title``). With ``include_raw=True`` the result is
+        ``{"raw", "parsed", "parsing_error"}``.
         """
         if kwargs:
             raise ValueError(f"Received unsupported arguments {sorted(kwargs)}")
-        is_pydantic = isinstance(schema, type) and issubclass(schema, BaseModel)
+        if method is None:
+            method = "reask" if is_guide_schema(schema) else "function_calling"
+        if method == "reask" or is_guide_schema(schema):
+            if method != "reask":
+                raise ValueError(
+                    f"the guide's schema dict works with method='reask', not {method!r}; for "
+                    "function calling pass schema_to_model(schema) instead."
+                )
+            from langchain_hf_spaces.runnables import StructuredSpaceRunnable
+
+            return StructuredSpaceRunnable(
+                self, cast("Any", schema), include_raw=include_raw, max_retries=max_retries
+            )
+        is_pydantic = isinstance(schema, type) and is_basemodel_subclass(schema)  # v1 and v2
         llm: Runnable[LanguageModelInput, Any]
         parser: Runnable[Any, Any]
         if method == "function_calling":
@@ -596,8 +649,8 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
             )
         else:
             raise ValueError(
-                f"method={method!r} is not supported: use 'function_calling', 'json_schema' "
-                "or 'json_mode'."
+                f"method={method!r} is not supported: use 'function_calling', 'json_schema', "
+                "'json_mode' or 'reask'."
             )
         if not include_raw:
             return llm | parser

@@ -17,6 +17,7 @@ Both are sync and async: ``generate``/``agenerate`` and friends. The logic that 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import secrets
 import threading
@@ -24,7 +25,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -103,12 +104,32 @@ class SpaceAnswer:
     @property
     def metadata(self) -> dict[str, Any]:
         """Everything but the text, as a plain dict (what frameworks put in their metadata)."""
-        data = asdict(self)
-        del data["text"]
-        return {k: v for k, v in data.items() if v is not None}
+        # Built by hand: dataclasses.asdict deep-copies and costs more than the rest of a call.
+        data: dict[str, Any] = {
+            "tier": self.tier,
+            "url": self.url,
+            "protocol": self.protocol,
+            "latency": self.latency,
+            "attempts": self.attempts,
+        }
+        for key in _OPTIONAL_METADATA:
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        return data
 
     def __str__(self) -> str:
         return self.text
+
+
+_OPTIONAL_METADATA = (
+    "revision",
+    "finish_reason",
+    "prompt_tokens",
+    "completion_tokens",
+    "fallback_from",
+    "tool_calls",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +461,8 @@ class SpaceClient:
     ) -> None:
         self._core = _SpaceCore(config, tier)
         self._pool = _pool or _HTTPPool(http_client, async_http_client)
+        self._info: dict[str, Any] | None = None
+        self._info_known = False
 
     @property
     def config(self) -> SpaceConfig:
@@ -713,6 +736,24 @@ class SpaceClient:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
+    def info(self) -> dict[str, Any] | None:
+        """What the Space says about its model (TGI ``/info``; an OpenAI Space's first model).
+
+        ``None`` when the protocol has no such description. Asked once and remembered.
+        """
+        if self._info_known:
+            return self._info
+        proto = self._protocol()
+        spec = _info_request(proto)
+        info = None
+        if spec is not None:
+            try:
+                info = _info_from(proto, self._drive(self._core.flow(spec)).received.body)
+            except (SpaceNotFoundError, SpaceResponseError):
+                info = None
+        self._info, self._info_known = info, True
+        return info
+
     def test_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
         """The guide's "Test Connection": a tiny generation, reported without raising."""
         client = self._probe_client(wake_timeout)
@@ -982,6 +1023,22 @@ class SpaceClient:
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
+    async def ainfo(self) -> dict[str, Any] | None:
+        """Async :meth:`info`."""
+        if self._info_known:
+            return self._info
+        proto = await self._aprotocol()
+        spec = _info_request(proto)
+        info = None
+        if spec is not None:
+            try:
+                outcome = await self._adrive(self._core.flow(spec))
+                info = _info_from(proto, outcome.received.body)
+            except (SpaceNotFoundError, SpaceResponseError):
+                info = None
+        self._info, self._info_known = info, True
+        return info
+
     async def atest_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
         """Async :meth:`test_connection`."""
         client = self._probe_client(wake_timeout)
@@ -1151,6 +1208,25 @@ class _VariationPlan:
 
 class DuplicateVariationsWarning(UserWarning):
     """``generate_variations`` could not get ``n`` distinct answers."""
+
+
+def _info_request(proto: Protocol) -> RequestSpec | None:
+    if proto.name == "tgi":
+        return RequestSpec("GET", "/info")
+    if proto.name == "openai":
+        return RequestSpec("GET", "/v1/models")
+    return None
+
+
+def _info_from(proto: Protocol, body: bytes) -> dict[str, Any] | None:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    if proto.name == "openai":
+        models = data.get("data") if isinstance(data, dict) else None
+        data = models[0] if isinstance(models, list) and models else None
+    return data if isinstance(data, dict) else None
 
 
 def _last(items: Iterator[str | SpaceAnswer]) -> SpaceAnswer:

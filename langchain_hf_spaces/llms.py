@@ -36,6 +36,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseLLM, LangSmithParams
 from langchain_core.language_models.base import LanguageModelInput
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
+from langchain_core.prompt_values import PromptValue, StringPromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import get_config_list
 from langchain_core.utils import secret_from_env
@@ -52,9 +53,11 @@ from typing_extensions import Self
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
+from langchain_hf_spaces._inputs import render_prompt
 from langchain_hf_spaces.client import SpaceAnswer, SpaceClient
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
-from langchain_hf_spaces.errors import HFSpacesError, SpacesDisabledError
+from langchain_hf_spaces.errors import HFSpacesError, SpaceInputError, SpacesDisabledError
+from langchain_hf_spaces.schema import SchemaLike
 
 __all__ = ["HuggingFaceSpaceLLM"]
 
@@ -65,6 +68,9 @@ DEFAULT_BATCH_CONCURRENCY = 64
 _BATCH_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "hf_spaces_batch_limit", default=None
 )
+
+PROMPT_KEYS = ("prompt", "input", "question", "messages")
+"""Keys an input dict may carry its prompt under (one of them), next to ``context``."""
 
 _GENERATION_FIELDS = (
     "max_new_tokens",
@@ -234,6 +240,22 @@ class _SpaceModelBase(BaseModel):
             "protocol": self.protocol,
         }
 
+    def _split_context(self, value: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any] | None]:
+        """``{"prompt" | "input" | "question" | "messages": ..., "context": {...}}`` -> parts."""
+        keys = [k for k in PROMPT_KEYS if k in value]
+        unknown = sorted(set(value) - {*PROMPT_KEYS, "context"})
+        if len(keys) != 1 or unknown:
+            raise SpaceInputError(
+                "an input dict needs exactly one of "
+                f"{', '.join(PROMPT_KEYS)} and optionally 'context'; got keys {sorted(value)}.",
+                tier=self.tier,
+                url=self.space_url,
+            )
+        return value[keys[0]], value.get("context")
+
+    def _render_context(self, text: str, context: Mapping[str, Any] | None) -> str:
+        return render_prompt(text, context, tier=self.tier, url=self.space_url)
+
     def _ls_model_name(self, kwargs: Mapping[str, Any]) -> str:
         model = kwargs.get("model")
         if isinstance(model, str) and model:
@@ -310,6 +332,60 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         if stops:
             params["ls_stop"] = list(stops)
         return params
+
+    # ------------------------------------------------------------------ input, Runnables
+    def _convert_input(self, model_input: LanguageModelInput | Mapping[str, Any]) -> PromptValue:
+        """Also take ``{"prompt": ..., "context": {...}}`` (or ``input``/``question``)."""
+        if isinstance(model_input, Mapping):
+            payload, context = self._split_context(model_input)
+            text = payload.to_string() if isinstance(payload, PromptValue) else payload
+            if not isinstance(text, str):
+                raise SpaceInputError(
+                    f"the prompt in an input dict must be a string, not {type(text).__name__}.",
+                    tier=self.tier,
+                    url=self.space_url,
+                )
+            return StringPromptValue(text=self._render_context(text, context))
+        return super()._convert_input(model_input)
+
+    def with_structured_output(  # type: ignore[override]
+        self,
+        schema: SchemaLike,
+        *,
+        include_raw: bool = False,
+        max_retries: int = 2,
+        **kwargs: Any,
+    ) -> Runnable[Any, Any]:
+        """A Runnable returning the object ``schema`` describes (the guide's
+        ``generateStructure``): the guide's schema dict or a pydantic class give a pydantic
+        instance, a JSON schema gives a ``dict``.
+
+        The schema's format instructions follow the prompt; an answer that does not parse or
+        validate is asked again with the problem, up to ``max_retries`` times, then
+        :class:`~langchain_hf_spaces.StructuredOutputError` (with every attempt). With
+        ``include_raw=True``: ``{"raw", "parsed", "parsing_error"}``. Input: a prompt, or
+        ``{"prompt": ..., "context": {...}}``. See
+        :class:`~langchain_hf_spaces.runnables.StructuredSpaceRunnable`.
+        """
+        if kwargs:
+            raise ValueError(f"Received unsupported arguments {sorted(kwargs)}")
+        from langchain_hf_spaces.runnables import StructuredSpaceRunnable
+
+        return StructuredSpaceRunnable(
+            self, schema, include_raw=include_raw, max_retries=max_retries
+        )
+
+    def with_variations(self, n: int, **options: Any) -> Runnable[Any, list[Any]]:
+        """A Runnable giving ``n`` different answers per input (the guide's
+        ``generateVariations``), run concurrently with per-request seeds.
+
+        Options: ``unique`` (default True), ``max_concurrency``, ``return_exceptions``,
+        ``max_n``, and generation parameters. See
+        :class:`~langchain_hf_spaces.runnables.SpaceVariationsRunnable`.
+        """
+        from langchain_hf_spaces.runnables import SpaceVariationsRunnable
+
+        return SpaceVariationsRunnable(self, n, **options)
 
     # ------------------------------------------------------------------ one prompt
     def _complete_one(

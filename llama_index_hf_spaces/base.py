@@ -93,8 +93,9 @@ class HuggingFaceSpaceLLM(LLM):
                 print(part.delta, end="")
             Settings.llm = llm                               # query engines, agents, ...
 
-    Chat goes natively to chat Spaces (OpenAI-compatible) and through ``messages_to_prompt``
-    (ChatML by default, whose end-of-turn marker is added to ``stop``) on text Spaces. Every
+    Chat goes natively to chat Spaces (``protocol="openai"``) and, on text Spaces, through the
+    shared chat templates (``chat_template="chatml"`` by default; the template's end-of-turn
+    markers are sent as ``stop`` and the reply is cut there) or your ``messages_to_prompt``. Every
     answer carries the Space's metadata (tier, url, revision, protocol, latency, attempts,
     token counts) in ``raw`` and ``additional_kwargs``. Errors are the core's typed
     :class:`~langchain_hf_spaces.HFSpacesError` subclasses, unchanged.
@@ -173,6 +174,7 @@ class HuggingFaceSpaceLLM(LLM):
     _client: SpaceClient | None = PrivateAttr(default=None)
     _space_limits: tuple[int | None, int | None] | None = PrivateAttr(default=None)
     _markers: tuple[str, ...] = PrivateAttr(default=())
+    _metadata_cache: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -232,18 +234,31 @@ class HuggingFaceSpaceLLM(LLM):
 
     @property
     def metadata(self) -> LLMMetadata:
+        # LlamaIndex reads this on every call (callback payloads): rebuild only on change.
+        client = self._client
+        key = (
+            self.context_window,
+            self.num_output,
+            self.max_new_tokens,
+            client is not None and client.is_chat_native,
+        )
+        cached = self._metadata_cache
+        if cached is not None and cached[0] == key:
+            return cached[1]
         context_window, num_output = self.context_window, self.num_output or self.max_new_tokens
         if context_window is None or num_output is None:
             info_window, info_output = self._limits_from_space()
             context_window = context_window or info_window or DEFAULT_CONTEXT_WINDOW
             num_output = num_output or info_output or DEFAULT_NUM_OUTPUTS
-        return LLMMetadata(
+        metadata = LLMMetadata(
             context_window=context_window,
             num_output=num_output,
-            is_chat_model=self._chat_native(),
+            is_chat_model=key[3],
             is_function_calling_model=False,
             model_name=self._model_name(),
         )
+        self._metadata_cache = (key, metadata)
+        return metadata
 
     @property
     def client(self) -> SpaceClient:
@@ -409,10 +424,6 @@ class HuggingFaceSpaceLLM(LLM):
                     entry[key] = message.additional_kwargs[key]
             out.append(entry)
         return out
-
-    def _chat_native(self) -> bool:
-        client = self._client
-        return client is not None and client.is_chat_native
 
     def _model_name(self) -> str:
         if self.space is None:

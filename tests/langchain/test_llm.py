@@ -28,7 +28,7 @@ from langchain_hf_spaces import (
 )
 from langchain_hf_spaces.llms import HuggingFaceSpaceLLM
 from langchain_hf_spaces.runnables import HuggingFaceSpaces, SpaceTierRouter
-from langchain_hf_spaces.testing import Fault, LocalSpace, ResponderError, scripted_responder
+from langchain_hf_spaces.testing import Fault, LocalSpace, ResponderError
 
 TOKEN = "hf_PLANTEDtokenDoNotLeak0123456789"
 FAST = {"retry_initial_delay": 0.001, "retry_max_delay": 0.002, "max_retries": 0}
@@ -161,9 +161,10 @@ def test_serialisation_never_writes_the_token(space: LocalSpace) -> None:
 
 
 def test_cache_keys_each_space_separately() -> None:
-    with LocalSpace(name="base", responder=echo) as base, LocalSpace(
-        name="company", responder=echo
-    ) as company:
+    with (
+        LocalSpace(name="base", responder=echo) as base,
+        LocalSpace(name="company", responder=echo) as company,
+    ):
         settings = SpacesSettings(
             tiers={"base": SpaceConfig(url=base.url), "company": SpaceConfig(url=company.url)}
         )
@@ -231,9 +232,10 @@ async def test_return_exceptions_gives_typed_errors_in_place(use_async: bool) ->
 
 
 def test_router_routes_by_tier_and_falls_back() -> None:
-    with LocalSpace(name="base", responder=echo) as base, LocalSpace(
-        name="company", responder=picky
-    ) as company:
+    with (
+        LocalSpace(name="base", responder=echo) as base,
+        LocalSpace(name="company", responder=picky) as company,
+    ):
         settings = SpacesSettings(
             tiers={
                 "base": SpaceConfig(url=base.url),

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-import importlib
 import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from langchain_hf_spaces.chat_models import ChatHuggingFaceSpace
@@ -70,4 +70,3 @@ class TestChatHuggingFaceSpaceStandard(ChatModelUnitTests):
                 "revision": "v2",
             },
         )
-

@@ -6,6 +6,7 @@ Every test replays a cassette recorded from a real LocalSpace answering from a s
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -71,16 +72,14 @@ async def test_acomplete(recording_url: Callable[..., Any], make_llm: Any, sent:
 
 
 @pytest.mark.parametrize("protocol", ["generate", "tgi"])
-def test_stream_complete(
-    recording_url: Callable[..., Any], make_llm: Any, protocol: str
-) -> None:
+def test_stream_complete(recording_url: Callable[..., Any], make_llm: Any, protocol: str) -> None:
     with recording_url(responder=scripted_responder([ANSWER])) as (url, _):
         parts = list(make_llm(url, protocol).stream_complete("What is tea?"))
     deltas = [p.delta for p in parts]
     assert "".join(d or "" for d in deltas).strip() == ANSWER
     assert parts[-1].text.strip() == ANSWER
     # Each part carries the text so far; the last one the answer's metadata.
-    for earlier, later in zip(parts, parts[1:], strict=False):
+    for earlier, later in itertools.pairwise(parts):
         assert later.text.startswith(earlier.text)
     _answer_metadata_ok(parts[-1].additional_kwargs, protocol)
     if protocol == "tgi":
@@ -114,9 +113,7 @@ def test_chat_renders_chatml_on_text_space(
     _answer_metadata_ok(response.additional_kwargs)
 
 
-def test_chat_cuts_reply_at_end_of_turn(
-    recording_url: Callable[..., Any], make_llm: Any
-) -> None:
+def test_chat_cuts_reply_at_end_of_turn(recording_url: Callable[..., Any], make_llm: Any) -> None:
     # A Space that ignores stop sequences keeps talking past its turn; the reply is cut there.
     leaky = ANSWER + "<|im_end|>\n<|im_start|>user\nAnd coffee?"
     with recording_url(responder=scripted_responder([leaky]), truncate=False) as (url, _):

@@ -77,7 +77,10 @@ def test_from_tier_reads_settings_from_the_environment(monkeypatch: pytest.Monke
 def test_from_settings_and_tier() -> None:
     settings = SpacesSettings(
         default_tier="company",
-        tiers={"base": SpaceConfig(url=URL), "company": SpaceConfig(url="https://acme-co.hf.space")},
+        tiers={
+            "base": SpaceConfig(url=URL),
+            "company": SpaceConfig(url="https://acme-co.hf.space"),
+        },
     )
     assert HuggingFaceSpaceLLM(settings=settings).metadata.model_name == "https://acme-co.hf.space"
     assert HuggingFaceSpaceLLM("base", settings=settings).space == settings.space("base")

@@ -70,7 +70,8 @@ class Settings:
         ``DEFAULT_MAX_NEW_TOKENS``, ``CORS_ORIGINS`` (comma-separated origins, or ``*``),
         ``LOG_PROMPTS`` (``1`` logs prompts and answers), ``LOG_LEVEL``, ``ENABLE_UI``,
         ``DEMO_TOKEN_DELAY`` (seconds between demo tokens), ``SPACE_NAME`` (default: the
-        Space's repository name), ``GENERATION_TIMEOUT``, ``HOST``, ``PORT``.
+        Space's name, from ``SPACE_REPO_NAME`` or ``SPACE_ID``, which Hugging Face sets),
+        ``GENERATION_TIMEOUT``, ``HOST``, ``PORT``.
         """
         env = os.environ if env is None else env
         backend = _choice(env, "BACKEND", "auto", BACKENDS)
@@ -102,7 +103,10 @@ class Settings:
             ),
             enable_ui=_bool(env, "ENABLE_UI", True),
             demo_token_delay=_float(env, "DEMO_TOKEN_DELAY", 0.02, minimum=0.0),
-            space_name=_text(env, "SPACE_NAME") or _text(env, "SPACE_REPO_NAME") or "space-template",
+            space_name=_text(env, "SPACE_NAME")
+            or _text(env, "SPACE_REPO_NAME")
+            or (_text(env, "SPACE_ID") or "").rpartition("/")[2]
+            or "space-template",
             generation_timeout=_float(env, "GENERATION_TIMEOUT", 300.0, minimum=1.0),
             host=_text(env, "HOST") or "0.0.0.0",  # noqa: S104
             port=_int(env, "PORT", 7860),

@@ -1,0 +1,179 @@
+"""The guide's schema language: models, JSON schemas, path-naming errors; property tests."""
+
+from __future__ import annotations
+
+import json
+import keyword
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from langchain_hf_spaces import SchemaError, SpaceConfigError, schema_to_model
+from langchain_hf_spaces.schema import is_guide_schema, json_schema_of
+
+GUIDE = {"title": "string", "description": "string", "pros": "string[]", "cons": "string[]"}
+
+
+def test_the_guides_example() -> None:
+    Idea = schema_to_model(GUIDE, name="ProductIdea")
+    idea = Idea(title="Smart garden", description="d", pros=["cheap"], cons=[])
+    assert idea.title == "Smart garden" and idea.pros == ["cheap"]  # type: ignore[attr-defined]
+    assert list(Idea.model_fields) == list(GUIDE)  # field order kept
+    assert Idea.__name__ == "ProductIdea"
+
+
+@pytest.mark.parametrize(
+    ("spec", "good", "bad"),
+    [
+        ("string", "x", 3),
+        ("number", 1.5, "x"),
+        ("integer", 2, 2.5),
+        ("boolean", True, "maybe"),
+        ("integer[]", [1, 2], ["a"]),
+        ("string[][]", [["a"], []], ["a"]),
+        ("low|medium|high", "medium", "extreme"),
+        ("low|high[]", ["low", "high"], ["mid"]),
+    ],
+)
+def test_leaf_types(spec: str, good: Any, bad: Any) -> None:
+    M = schema_to_model({"f": spec})
+    assert M(f=good).f == good  # type: ignore[attr-defined]
+    with pytest.raises(ValueError):
+        M(f=bad)
+
+
+def test_optional_nested_and_lists_of_objects() -> None:
+    M = schema_to_model(
+        {
+            "name": "string",
+            "age": "integer?",
+            "address": {"city": "string", "zip": "string?"},
+            "orders": [{"sku": "string", "qty": "integer"}],
+            "tags": ["string"],
+        },
+        name="Customer",
+    )
+    c = M(name="A", address={"city": "Paris"}, orders=[{"sku": "x", "qty": 2}], tags=["t"])
+    assert c.age is None and c.address.city == "Paris" and c.orders[0].qty == 2  # type: ignore[attr-defined]
+    schema = M.model_json_schema()
+    assert set(schema["required"]) == {"name", "address", "orders", "tags"}
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ({"title": "strng"}, "title: unknown type 'strng'"),
+        ({}, "empty dict"),
+        ({"pros": "strng[]"}, "pros[]: unknown type"),
+        ({"address": {"city": 5}}, "address.city: a schema leaf must be a type name"),
+        ({"address": {"city": "text"}}, "address.city: unknown type 'text'"),
+        ({"items": [{"n": "nmber"}]}, "items[].n: unknown type"),
+        ({"items": ["string", "number"]}, "items: a list in a schema holds exactly one"),
+        ({"a": "x|"}, "a: 'x|' is not a valid enum"),
+        ({"bad key": "string"}, "field name 'bad key'"),
+        ({"a": "?"}, "names no type"),
+    ],
+)
+def test_malformed_schemas_name_the_path(schema: dict[str, Any], path: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        schema_to_model(schema)
+    assert path in str(info.value)
+    assert "Valid types" in str(info.value)
+    assert isinstance(info.value, SpaceConfigError)
+
+
+def test_pydantic_class_and_json_schema_accepted() -> None:
+    class Slogan(BaseModel):
+        text: str
+        score: int
+
+    assert schema_to_model(Slogan) is Slogan
+    M = schema_to_model(Slogan.model_json_schema())
+    assert M(text="a", score=1).score == 1  # type: ignore[attr-defined]
+    assert not is_guide_schema(Slogan.model_json_schema())
+    assert is_guide_schema(GUIDE)
+    assert json_schema_of(GUIDE)["properties"]["pros"]["type"] == "array"
+
+
+def test_non_dict_schema_is_refused() -> None:
+    with pytest.raises(SchemaError, match="must be a dict"):
+        schema_to_model("string")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ property tests
+_names = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda s: not keyword.iskeyword(s) and not s.startswith("model_")
+)
+_base = st.sampled_from(["string", "number", "integer", "boolean", "red|green|blue"])
+_leaf = st.builds(
+    lambda t, lists, opt: t + "[]" * lists + ("?" if opt else ""),
+    _base,
+    st.integers(0, 2),
+    st.booleans(),
+)
+_schemas = st.recursive(
+    st.dictionaries(_names, _leaf, min_size=1, max_size=4),
+    lambda children: st.dictionaries(
+        _names, st.one_of(_leaf, children, st.builds(lambda c: [c], children)), min_size=1, max_size=4
+    ),
+    max_leaves=8,
+)
+
+
+def _value_for(spec: Any) -> st.SearchStrategy[Any]:
+    """A strategy for values valid under one schema entry (built independently of our code)."""
+    if isinstance(spec, dict):
+        return st.fixed_dictionaries({k: _value_for(v) for k, v in spec.items()})
+    if isinstance(spec, list):
+        return st.lists(_value_for(spec[0]), max_size=3)
+    text = spec
+    optional = text.endswith("?")
+    text = text.rstrip("?")
+    depth = 0
+    while text.endswith("[]"):
+        text, depth = text[:-2], depth + 1
+    bases: dict[str, st.SearchStrategy[Any]] = {
+        "string": st.text(max_size=10),
+        "number": st.floats(allow_nan=False, allow_infinity=False),
+        "integer": st.integers(),
+        "boolean": st.booleans(),
+    }
+    base = bases[text] if text in bases else st.sampled_from(text.split("|"))
+    for _ in range(depth):
+        base = st.lists(base, max_size=3)
+    return st.one_of(st.none(), base) if optional else base
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(data=st.data(), schema=_schemas)
+def test_every_valid_schema_round_trips_a_generated_object(
+    data: st.DataObject, schema: dict[str, Any]
+) -> None:
+    M = schema_to_model(schema)
+    value = data.draw(_value_for(schema))
+    instance = M.model_validate(value)
+    # the JSON schema we give the model describes exactly the objects we accept
+    assert set(M.model_json_schema()["properties"]) == set(schema)
+    again = M.model_validate(json.loads(instance.model_dump_json()))
+    assert again == instance
+
+
+_bad_leaf = st.one_of(
+    st.sampled_from(["strng", "int", "text", "", "[]", "string[", "float?"]),
+    st.integers(),
+    st.none(),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(schema=_schemas, bad=_bad_leaf, where=st.data())
+def test_every_invalid_schema_names_the_path(schema: dict[str, Any], bad: Any, where: st.DataObject) -> None:
+    key = where.draw(st.sampled_from(sorted(schema)))
+    broken = dict(schema)
+    broken[key] = bad
+    with pytest.raises(SchemaError) as info:
+        schema_to_model(broken)
+    assert str(info.value).startswith(key) or f"{key}" in str(info.value)
