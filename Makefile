@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_OFFLINE := --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost,::1
 
-.PHONY: demo test lint cassettes bench fuzz docs clean
+.PHONY: demo test lint cassettes bench fuzz docs clean space
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,9 +31,18 @@ lint: $(STAMP)
 cassettes: $(STAMP)
 	$(BIN)/python -m pytest -m vcr --record-mode=rewrite -q
 
-## bench: benchmarks against raw httpx (not part of `make test`)
+## bench: benchmarks against raw httpx and the peers (not part of `make test`)
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/run.py --write docs/benchmarks.md
+
+## docs: build the documentation site into site/
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache site
+
+## space: the Space template (docs/space-template) locally, demo backend, http://127.0.0.1:7860
+space: $(STAMP)
+	cd docs/space-template && BACKEND=demo HOST=127.0.0.1 PORT=$${PORT:-7860} $(abspath $(BIN))/python app.py

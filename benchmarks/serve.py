@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from typing import Any
 
 
 def main() -> None:
@@ -29,18 +27,23 @@ def main() -> None:
             sys.stdin.read()
         return
 
-    from langchain_hf_spaces.testing import LocalSpace, demo_responder
+    from langchain_hf_spaces.testing import Fault, LocalSpace
 
-    def responder(prompt: str, parameters: dict[str, Any]) -> str:
+    with LocalSpace(name="bench") as space:
         if args.delay:
-            time.sleep(args.delay)
-        return demo_responder(prompt, parameters, name="bench")
-
-    with LocalSpace(name="bench", responder=responder) as space:
+            # An async pause on the server's event loop: latency without tying up a thread.
+            space.inject(Fault.slow(args.delay), times=None)
         if args.sleep:
-            space.sleep_for(args.sleep, form="json")
+            space.sleep_for(args.sleep, form="html")
         print(space.url, flush=True)
-        sys.stdin.read()
+        # A tiny control protocol on stdin: "peak" -> peak concurrency, "sleep N" -> fall asleep.
+        for line in sys.stdin:
+            command = line.split()
+            if command[:1] == ["peak"]:
+                print(space.peak_concurrency, flush=True)
+            elif command[:1] == ["sleep"]:
+                space.sleep_for(float(command[1]), form="html")
+                print("ok", flush=True)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,10 @@ _LAZY = {
     "ChatHuggingFaceSpace": "langchain_hf_spaces.chat_models",
     "HuggingFaceSpaceLLM": "langchain_hf_spaces.llms",
     "HuggingFaceSpaces": "langchain_hf_spaces.runnables",
+    "SchemaOutputParser": "langchain_hf_spaces.output_parsers",
     "SpaceTierRouter": "langchain_hf_spaces.runnables",
+    "SpaceVariationsRunnable": "langchain_hf_spaces.runnables",
+    "StructuredSpaceRunnable": "langchain_hf_spaces.runnables",
 }
 
 
@@ -52,7 +55,13 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from langchain_hf_spaces.chat_models import ChatHuggingFaceSpace
     from langchain_hf_spaces.llms import HuggingFaceSpaceLLM
-    from langchain_hf_spaces.runnables import HuggingFaceSpaces, SpaceTierRouter
+    from langchain_hf_spaces.output_parsers import SchemaOutputParser
+    from langchain_hf_spaces.runnables import (
+        HuggingFaceSpaces,
+        SpaceTierRouter,
+        SpaceVariationsRunnable,
+        StructuredSpaceRunnable,
+    )
 
 __all__ = [
     "ChatHuggingFaceSpace",
@@ -62,6 +71,7 @@ __all__ = [
     "HuggingFaceSpaceLLM",
     "HuggingFaceSpaces",
     "SchemaError",
+    "SchemaOutputParser",
     "SpaceAnswer",
     "SpaceAuthError",
     "SpaceClient",
@@ -75,11 +85,13 @@ __all__ = [
     "SpaceTierRouter",
     "SpaceTimeoutError",
     "SpaceUnavailableError",
+    "SpaceVariationsRunnable",
     "SpacesClient",
     "SpacesDisabledError",
     "SpacesSettings",
     "StreamChunk",
     "StructuredOutputError",
+    "StructuredSpaceRunnable",
     "normalize_space_url",
     "schema_to_model",
 ]

@@ -32,7 +32,9 @@ DEFAULT_MAX_RETRY_AFTER = 60.0
 """A ``Retry-After`` longer than this is not waited for: the rate-limit error is raised at once."""
 DEFAULT_WAKE_TIMEOUT = 300.0
 """Seconds to wait for a sleeping or building Space to come up before giving up."""
-DEFAULT_WAKE_POLL_INTERVAL = 5.0
+DEFAULT_WAKE_POLL_INTERVAL = 0.5
+"""Seconds between polls of a sleeping Space that gave no `estimated_time` (its wake is noticed
+within this much)."""
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PROMPT_CHARS = 200_000
 DEFAULT_MAX_REDIRECTS = 5

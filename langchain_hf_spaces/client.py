@@ -170,7 +170,7 @@ class ConnectionReport:
 class _SpaceCore:
     """Everything about one Space that does no I/O."""
 
-    __slots__ = ("config", "protocol", "tier")
+    __slots__ = ("_timeout", "_token", "config", "insecure", "protocol", "tier")
 
     def __init__(self, config: SpaceConfig, tier: str) -> None:
         self.config = config
@@ -178,6 +178,17 @@ class _SpaceCore:
         self.protocol: Protocol | None = None
         if config.protocol != "auto":
             self.protocol = self._make(config.protocol)
+        # Work done once per Space rather than per request: the config is frozen.
+        self.insecure = config.sends_token_insecurely
+        self._timeout = httpx.Timeout(
+            connect=config.connect_timeout,
+            read=config.read_timeout,
+            write=config.read_timeout,
+            pool=None,
+        )
+        # A fixed token is read once; a provider, token_env or HF_TOKEN is read per request.
+        fixed = config.token if not config.has_token_provider else None
+        self._token: str | None = fixed.get_secret_value() or None if fixed is not None else None
 
     def _make(self, name: str) -> Protocol:
         try:
@@ -198,9 +209,9 @@ class _SpaceCore:
 
     def headers(self) -> dict[str, str]:
         headers = {"accept": "application/json", "user-agent": _USER_AGENT}
-        token = self.config.resolve_token()
+        token = self._token or self.config.resolve_token()
         if token:
-            if self.config.sends_token_insecurely:
+            if self.insecure:
                 raise SpaceConfigError(
                     "Refusing to send the token over plain http to a non-loopback host.",
                     tier=self.tier,
@@ -302,10 +313,7 @@ class _SpaceCore:
         )
 
     def timeout(self) -> httpx.Timeout:
-        cfg = self.config
-        return httpx.Timeout(
-            connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=None
-        )
+        return self._timeout
 
     def report(self, answer: SpaceAnswer | None, exc: BaseException | None) -> ConnectionReport:
         base: dict[str, Any] = {

@@ -348,7 +348,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
             return StringPromptValue(text=self._render_context(text, context))
         return super()._convert_input(model_input)
 
-    def with_structured_output(  # type: ignore[override]
+    def with_structured_output(
         self,
         schema: SchemaLike,
         *,

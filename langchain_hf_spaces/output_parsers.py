@@ -73,7 +73,7 @@ class SchemaOutputParser(BaseOutputParser[Any]):
         return "hf_spaces_schema"
 
     @property
-    def OutputType(self) -> Any:  # noqa: N802 - LangChain's name
+    def OutputType(self) -> Any:
         return dict if self.as_dict else self.pydantic_object
 
     def get_format_instructions(self) -> str:

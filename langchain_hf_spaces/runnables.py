@@ -391,7 +391,7 @@ class StructuredSpaceRunnable(Runnable[Any, Any]):
         )
 
     @property
-    def OutputType(self) -> Any:  # noqa: N802 - LangChain's name
+    def OutputType(self) -> Any:
         if self.include_raw:
             return dict
         return dict if self.as_dict else self.pydantic_object
@@ -533,7 +533,7 @@ class SpaceVariationsRunnable(Runnable[Any, list[Any]]):
         )
 
     @property
-    def OutputType(self) -> Any:  # noqa: N802 - LangChain's name
+    def OutputType(self) -> Any:
         return list[str]
 
     def _plan(self, value: Any) -> tuple[SpaceClient, str, dict[str, Any], tuple[str, ...]]:
@@ -570,21 +570,23 @@ class SpaceVariationsRunnable(Runnable[Any, list[Any]]):
             return results
         return [cut_at_markers(r, markers)[0] if isinstance(r, str) else r for r in results]
 
-    def _invoke(self, value: Any, config: RunnableConfig) -> list[Any]:
+    def _invoke(
+        self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> list[Any]:
         client, prompt, params, markers = self._plan(value)
         results = client.generate_variations(prompt, self.n, **self._options(config), **params)
         return self._cut(results, markers)
 
-    async def _ainvoke(self, value: Any, config: RunnableConfig) -> list[Any]:
+    async def _ainvoke(
+        self, value: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> list[Any]:
         client, prompt, params, markers = self._plan(value)
         results = await client.agenerate_variations(
             prompt, self.n, **self._options(config), **params
         )
         return self._cut(results, markers)
 
-    def invoke(
-        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> list[Any]:
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> list[Any]:
         return self._call_with_config(self._invoke, input, config, run_type="chain")
 
     async def ainvoke(

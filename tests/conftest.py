@@ -12,6 +12,7 @@ port), so replay does not depend on which port the recording server got.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,10 +85,8 @@ class _ReadableYAML:
                 key = "string" if isinstance(body, dict) else "body"
                 raw = holder.get(key)
                 if isinstance(raw, bytes):
-                    try:
+                    with contextlib.suppress(UnicodeDecodeError):
                         holder[key] = raw.decode("utf-8")
-                    except UnicodeDecodeError:
-                        pass
         return str(yamlserializer.serialize(cassette_dict))
 
     def deserialize(self, cassette_string: str) -> dict[str, Any]:

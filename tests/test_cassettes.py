@@ -78,8 +78,9 @@ def test_private_space_with_token(recording_url: Callable[..., Any]) -> None:
 
 def test_private_space_without_token(recording_url: Callable[..., Any], monkeypatch: Any) -> None:
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    with recording_url(name="private", token=PLANTED_TOKEN) as (url, _), pytest.raises(
-        SpaceAuthError, match="no token was sent"
+    with (
+        recording_url(name="private", token=PLANTED_TOKEN) as (url, _),
+        pytest.raises(SpaceAuthError, match="no token was sent"),
     ):
         make(url, "generate").generate("Secret hi", max_new_tokens=4)
 

@@ -70,7 +70,12 @@ def test_request_follows_the_guide_format() -> None:
     }
     assert req.headers["authorization"] == f"Bearer {TOKEN}"
     assert answer.text == "a tidy answer"
-    assert (answer.tier, answer.url, answer.revision, answer.protocol) == ("base", URL, "v7", "generate")
+    assert (answer.tier, answer.url, answer.revision, answer.protocol) == (
+        "base",
+        URL,
+        "v7",
+        "generate",
+    )
     assert answer.attempts == 1
     assert answer.latency > 0
     assert "text" not in answer.metadata and answer.metadata["revision"] == "v7"
@@ -100,7 +105,9 @@ def test_answer_shapes(body: Any, expected: str) -> None:
         (httpx.Response(200, json={"generated_text": 5}), "not a string"),
     ],
 )
-def test_bad_answers_are_response_errors_with_excerpt(response: httpx.Response, fragment: str) -> None:
+def test_bad_answers_are_response_errors_with_excerpt(
+    response: httpx.Response, fragment: str
+) -> None:
     client, _ = make(lambda r: response)
     with pytest.raises(SpaceResponseError, match=fragment) as info:
         client.generate("x")
@@ -123,7 +130,9 @@ def test_oversize_answer_is_refused() -> None:
     ],
 )
 def test_client_errors_are_not_retried(status: int, error: type[Exception], fragment: str) -> None:
-    client, seen = make(lambda r: httpx.Response(status, json={"error": "inputs missing"}), token=TOKEN)
+    client, seen = make(
+        lambda r: httpx.Response(status, json={"error": "inputs missing"}), token=TOKEN
+    )
     with pytest.raises(error, match=fragment) as info:
         client.generate("x")
     assert len(seen) == 1
@@ -142,7 +151,9 @@ def test_5xx_retried_then_success() -> None:
 
     def handler(r: httpx.Request) -> httpx.Response:
         code = next(statuses)
-        return httpx.Response(code, json={"generated_text": "back"} if code == 200 else {"error": "boom"})
+        return httpx.Response(
+            code, json={"generated_text": "back"} if code == 200 else {"error": "boom"}
+        )
 
     client, seen = make(handler, max_retries=2)
     answer = client.complete("x")
@@ -184,8 +195,14 @@ def test_retry_after_forms() -> None:
 def test_sleeping_space_is_waited_for() -> None:
     answers = iter(
         [
-            httpx.Response(503, json={"error": "Model is currently loading", "estimated_time": 0.01}),
-            httpx.Response(503, content=b"<html>Space is building</html>", headers={"content-type": "text/html"}),
+            httpx.Response(
+                503, json={"error": "Model is currently loading", "estimated_time": 0.01}
+            ),
+            httpx.Response(
+                503,
+                content=b"<html>Space is building</html>",
+                headers={"content-type": "text/html"},
+            ),
             httpx.Response(200, json={"generated_text": "awake"}),
         ]
     )
@@ -196,7 +213,8 @@ def test_sleeping_space_is_waited_for() -> None:
 
 def test_sleeping_past_wake_timeout() -> None:
     client, _ = make(
-        lambda r: httpx.Response(503, json={"error": "loading", "estimated_time": 0.01}), wake_timeout=0.05
+        lambda r: httpx.Response(503, json={"error": "loading", "estimated_time": 0.01}),
+        wake_timeout=0.05,
     )
     with pytest.raises(SpaceUnavailableError, match="still asleep") as info:
         client.generate("x")
@@ -205,7 +223,9 @@ def test_sleeping_past_wake_timeout() -> None:
 
 def test_paused_space_fails_fast() -> None:
     page = b"<html><body>This Space has been paused by its owner.</body></html>"
-    client, seen = make(lambda r: httpx.Response(503, content=page, headers={"content-type": "text/html"}))
+    client, seen = make(
+        lambda r: httpx.Response(503, content=page, headers={"content-type": "text/html"})
+    )
     with pytest.raises(SpaceUnavailableError, match="paused"):
         client.generate("x")
     assert len(seen) == 1
@@ -289,7 +309,11 @@ async def test_async_twins_behave_the_same() -> None:
 
 def _settings(**kw: Any) -> SpacesSettings:
     return SpacesSettings(
-        tiers={"base": SpaceConfig(url=URL), "company": SpaceConfig(url="https://acme-co.hf.space")}, **kw
+        tiers={
+            "base": SpaceConfig(url=URL),
+            "company": SpaceConfig(url="https://acme-co.hf.space"),
+        },
+        **kw,
     )
 
 

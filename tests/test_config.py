@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -75,7 +74,9 @@ def test_bad_fields_name_the_field_and_value(field: str, value: object) -> None:
 
 
 def test_endpoint_accepts_versioned_paths_and_adds_slash() -> None:
-    assert SpaceConfig(url="https://a-b.hf.space", endpoint="v1/generate").endpoint == "/v1/generate"
+    assert (
+        SpaceConfig(url="https://a-b.hf.space", endpoint="v1/generate").endpoint == "/v1/generate"
+    )
 
 
 def test_token_sources_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,7 +112,10 @@ def test_token_never_in_repr_or_str() -> None:
 def test_settings_tiers_default_and_switch() -> None:
     s = SpacesSettings(
         default_tier="company",
-        tiers={"base": {"url": "https://a-base.hf.space"}, "company": {"url": "https://a-co.hf.space"}},
+        tiers={
+            "base": {"url": "https://a-base.hf.space"},
+            "company": {"url": "https://a-co.hf.space"},
+        },
     )
     assert s.space().url == "https://a-co.hf.space"
     assert s.space("base").url == "https://a-base.hf.space"
@@ -136,7 +140,12 @@ def test_bad_settings_are_named(kwargs: dict[str, object], fragment: str) -> Non
 
 
 def test_extra_tier_names_are_allowed() -> None:
-    s = SpacesSettings(tiers={"base": {"url": "https://a-b.hf.space"}, "staging-2": {"url": "https://a-s.hf.space"}})
+    s = SpacesSettings(
+        tiers={
+            "base": {"url": "https://a-b.hf.space"},
+            "staging-2": {"url": "https://a-s.hf.space"},
+        }
+    )
     assert set(s.tiers) == {"base", "staging-2"}
 
 
@@ -166,7 +175,9 @@ def test_load_from_environment() -> None:
 
 def test_env_setting_without_url_is_an_error() -> None:
     with pytest.raises(SpaceConfigError, match="no url"):
-        SpacesSettings.from_env({"HF_SPACES_BASE_URL": "https://a-b.hf.space", "HF_SPACES_USER_TOKEN": "x"})
+        SpacesSettings.from_env(
+            {"HF_SPACES_BASE_URL": "https://a-b.hf.space", "HF_SPACES_USER_TOKEN": "x"}
+        )
 
 
 def test_env_bool_must_be_a_bool() -> None:
@@ -215,7 +226,9 @@ def test_toml_errors_are_config_errors(tmp_path: Path) -> None:
 
 
 def test_version_0_file_is_migrated() -> None:
-    data, changes = migrate_settings_dict({"default_tier": "base", "base": {"url": "https://a-b.hf.space"}})
+    data, changes = migrate_settings_dict(
+        {"default_tier": "base", "base": {"url": "https://a-b.hf.space"}}
+    )
     assert data["version"] == 1
     assert data["tiers"]["base"]["url"] == "https://a-b.hf.space"
     assert "moved [base] to [tiers.base]" in changes
@@ -223,7 +236,9 @@ def test_version_0_file_is_migrated() -> None:
 
 
 def test_settings_round_trip_through_toml_dict() -> None:
-    s = SpacesSettings(tiers={"base": SpaceConfig(url="https://a-b.hf.space", revision="r1", token_env="T")})
+    s = SpacesSettings(
+        tiers={"base": SpaceConfig(url="https://a-b.hf.space", revision="r1", token_env="T")}
+    )
     again = SpacesSettings(**s.to_toml_dict())
     assert again.tiers["base"].revision == "r1"
     assert again.tiers["base"].token_env == "T"

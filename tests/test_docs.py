@@ -38,7 +38,7 @@ _FENCE = re.compile(
 )
 
 # Installed before the example runs: only loopback may be reached.
-_GUARD = '''
+_GUARD = """
 import runpy
 import socket
 import sys
@@ -77,7 +77,7 @@ socket.getaddrinfo = getaddrinfo
 path = sys.argv[1]
 sys.argv = [path]
 runpy.run_path(path, run_name="__main__")
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run every block once, several at a time (each in its own process and directory)."""
     base = tmp_path_factory.mktemp("docs-examples")
     runnable = [b for b in BLOCKS if b.runs]
-    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
         futures = {
             b.id: pool.submit(run_block, b, base / f"b{i:03d}") for i, b in enumerate(runnable)
         }

@@ -64,7 +64,7 @@ def test_app_error_event_is_a_typed_error(gradio_url: str) -> None:
 
 @pytest.mark.vcr
 def test_unknown_api_name_is_named(gradio_url: str) -> None:
-    with pytest.raises(SpaceInputError, match="no API named '/nope'.*/predict"):
+    with pytest.raises(SpaceInputError, match=r"no API named '/nope'.*/predict"):
         make(gradio_url, api_name="nope").generate("x")
 
 

@@ -106,7 +106,11 @@ def test_hostile_context_values_stay_inside_the_block(hostile: str) -> None:
 
 @pytest.mark.parametrize(
     ("ctx", "fragment"),
-    [("a string", "must be a dict"), ({1: "x"}, "key 1"), ({"when": object()}, "context\\['when'\\]")],
+    [
+        ("a string", "must be a dict"),
+        ({1: "x"}, "key 1"),
+        ({"when": object()}, "context\\['when'\\]"),
+    ],
 )
 def test_bad_context(ctx: object, fragment: str) -> None:
     with pytest.raises(SpaceInputError, match=fragment):

@@ -117,7 +117,10 @@ _leaf = st.builds(
 _schemas = st.recursive(
     st.dictionaries(_names, _leaf, min_size=1, max_size=4),
     lambda children: st.dictionaries(
-        _names, st.one_of(_leaf, children, st.builds(lambda c: [c], children)), min_size=1, max_size=4
+        _names,
+        st.one_of(_leaf, children, st.builds(lambda c: [c], children)),
+        min_size=1,
+        max_size=4,
     ),
     max_leaves=8,
 )
@@ -170,7 +173,9 @@ _bad_leaf = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(schema=_schemas, bad=_bad_leaf, where=st.data())
-def test_every_invalid_schema_names_the_path(schema: dict[str, Any], bad: Any, where: st.DataObject) -> None:
+def test_every_invalid_schema_names_the_path(
+    schema: dict[str, Any], bad: Any, where: st.DataObject
+) -> None:
     key = where.draw(st.sampled_from(sorted(schema)))
     broken = dict(schema)
     broken[key] = bad

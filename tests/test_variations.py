@@ -102,7 +102,9 @@ def test_unique_false_keeps_duplicates_without_reasking() -> None:
         assert len(sp.requests) == 3
 
 
-@pytest.mark.parametrize(("n", "fragment"), [(0, "at least 1"), (-1, "at least 1"), (65, "max_n=64"), (2.5, "2.5")])
+@pytest.mark.parametrize(
+    ("n", "fragment"), [(0, "at least 1"), (-1, "at least 1"), (65, "max_n=64"), (2.5, "2.5")]
+)
 def test_bad_n(space: LocalSpace, n: Any, fragment: str) -> None:
     with pytest.raises(SpaceInputError, match=fragment):
         client(space).generate_variations("x", n)
@@ -123,7 +125,9 @@ def test_a_failing_variation_fails_the_call(space: LocalSpace) -> None:
 
 def test_return_exceptions_puts_typed_errors_in_place(space: LocalSpace) -> None:
     space.inject(Fault.server_error(500))
-    out = client(space).generate_variations("x", 3, seed=0, max_concurrency=1, return_exceptions=True)
+    out = client(space).generate_variations(
+        "x", 3, seed=0, max_concurrency=1, return_exceptions=True
+    )
     assert isinstance(out[0], SpaceUnavailableError)
     assert out[1:] == ["answer seed=1 sample=True", "answer seed=2 sample=True"]
 
@@ -143,7 +147,10 @@ def test_guide_example_on_company_tier(recording_url: Callable[..., Any]) -> Non
             tiers={"base": SpaceConfig(url=url), "company": SpaceConfig(url=url, protocol="tgi")}
         )
         slogans = SpacesClient(settings).generate_variations(
-            "Create a product slogan for an eco-friendly water bottle", 3, "company", seed=42,
+            "Create a product slogan for an eco-friendly water bottle",
+            3,
+            "company",
+            seed=42,
             max_concurrency=1,
         )
     assert len(slogans) == 3 and len(set(slogans)) == 3

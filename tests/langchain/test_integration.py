@@ -169,10 +169,12 @@ def _spaces(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     from langchain_hf_spaces.testing import LocalSpace
 
-    with LocalSpace(name="openai", responder=keyed_responder) as chat_space:
-        with LocalSpace(name="tgi", responder=keyed_responder) as text_space:
-            _URLS.update(openai=chat_space.url, tgi=text_space.url)
-            yield
+    with (
+        LocalSpace(name="openai", responder=keyed_responder) as chat_space,
+        LocalSpace(name="tgi", responder=keyed_responder) as text_space,
+    ):
+        _URLS.update(openai=chat_space.url, tgi=text_space.url)
+        yield
 
 
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

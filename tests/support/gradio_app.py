@@ -24,7 +24,9 @@ def _free_port() -> int:
 def build_app() -> Any:
     import gradio as gr
 
-    def generate(prompt: str, max_new_tokens: float = 16, temperature: float = 0.7) -> Iterator[str]:
+    def generate(
+        prompt: str, max_new_tokens: float = 16, temperature: float = 0.7
+    ) -> Iterator[str]:
         words = f"Gradio answer to: {prompt}".split()[: max(1, int(max_new_tokens))]
         out: list[str] = []
         for word in words:
