@@ -31,6 +31,10 @@ lint: $(STAMP)
 cassettes: $(STAMP)
 	$(BIN)/python -m pytest -m vcr --record-mode=rewrite -q
 
+## fuzz: the property tests with 2,000+ examples each (make test runs fewer)
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest $(PYTEST_OFFLINE) -q tests/test_fuzz.py tests/test_schema.py tests/test_structured.py -k "not vcr"
+
 ## bench: benchmarks against raw httpx and the peers (not part of `make test`)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"

@@ -75,7 +75,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("HF_SPACES_", "HF_TOKEN"))}
     clean.update(env or {})
-    return subprocess.run(  # noqa: S603 - our own command, fixed arguments
+    return subprocess.run(
         [sys.executable, "-m", "langchain_hf_spaces", *args],
         cwd=cwd,
         env=clean,

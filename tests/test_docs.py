@@ -127,7 +127,7 @@ def run_block(block: Block, workdir: Path) -> subprocess.CompletedProcess[str]:
     guard = workdir.parent / f"_guard_{workdir.name}.py"
     guard.write_text(_GUARD, encoding="utf-8")
     try:
-        return subprocess.run(  # noqa: S603 - our interpreter, our files
+        return subprocess.run(
             [sys.executable, str(guard), str(script)],
             cwd=workdir,
             env=_clean_env(),
@@ -255,7 +255,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
             plugin["mkdocstrings"]["handlers"]["python"]["paths"] = [str(ROOT)]
     cfg = tmp_path / "mkdocs.yml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(cfg)],
         cwd=tmp_path,
         capture_output=True,

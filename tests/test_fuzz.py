@@ -1,0 +1,215 @@
+"""Property tests for every parser: arbitrary input yields a result or a typed error, never
+another exception. ``make fuzz`` runs them with 2,000+ examples each (profile ``fuzz``);
+``make test`` runs fewer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from langchain_hf_spaces import SchemaError, SpaceConfig, SpaceConfigError, normalize_space_url
+from langchain_hf_spaces._policy import is_waking, parse_retry_after
+from langchain_hf_spaces._structured import StructuredParseError, parse_structured
+from langchain_hf_spaces.protocols import (
+    PROTOCOLS,
+    Generation,
+    ProtocolError,
+    RequestSpec,
+    SSEDecoder,
+    SSEEvent,
+)
+from langchain_hf_spaces.schema import schema_to_model
+
+CONFIG = SpaceConfig(url="https://acme-fuzz.hf.space", model="m")
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+# Bodies: arbitrary bytes, arbitrary JSON, and JSON shaped almost like each protocol's answers.
+near_answers = st.one_of(
+    st.fixed_dictionaries({"generated_text": json_values}, optional={"details": json_values}),
+    st.lists(st.fixed_dictionaries({"generated_text": json_values}), max_size=2),
+    st.fixed_dictionaries(
+        {"choices": st.lists(st.fixed_dictionaries({"message": json_values}), max_size=2)},
+        optional={"usage": json_values},
+    ),
+    st.fixed_dictionaries({"event_id": json_values}),
+    st.fixed_dictionaries({"named_endpoints": json_values}),
+)
+bodies = st.one_of(
+    st.binary(max_size=200),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    near_answers.map(lambda v: json.dumps(v).encode()),
+)
+
+
+def _protocol(name: str) -> Any:
+    proto = PROTOCOLS[name](CONFIG)
+    if name == "gradio":
+        proto.setup(
+            b'{"named_endpoints": {"/predict": {"parameters": [{"parameter_name": "prompt",'
+            b' "component": "Textbox", "python_type": {"type": "str"}}]}}}'
+        )
+    return proto
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+@given(body=bodies)
+def test_answer_bodies(name: str, body: bytes) -> None:
+    proto = _protocol(name)
+    try:
+        out = proto.parse_response(body, prompt="the prompt")
+    except ProtocolError as exc:
+        assert exc.message
+        return
+    assert isinstance(out, (Generation, RequestSpec))
+    if isinstance(out, Generation):
+        assert isinstance(out.text, str)
+
+
+@pytest.mark.parametrize("name", ["tgi", "openai"])
+@given(body=bodies)
+def test_chat_and_setup_bodies(name: str, body: bytes) -> None:
+    proto = _protocol(name)
+    try:
+        if name == "openai":
+            out = proto.parse_chat_response(body)
+            assert isinstance(out.text, str)
+        proto.setup(body)
+    except ProtocolError:
+        pass
+
+
+@given(body=bodies)
+def test_gradio_info(body: bytes) -> None:
+    proto = PROTOCOLS["gradio"](CONFIG)
+    try:
+        proto.setup(body)
+    except ProtocolError:
+        return
+    try:
+        spec = proto.build_request("hello", {}, stream=False)
+    except ProtocolError:
+        return
+    assert "hello" in spec.json["data"]
+
+
+sse_bytes = st.one_of(
+    st.binary(max_size=300),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "event: generating\n", "event: complete\n", "event: error\n"]),
+            st.one_of(json_values.map(json.dumps), st.text(max_size=30)),
+        ),
+        max_size=6,
+    ).map(lambda evs: "".join(f"{e}data: {d}\n\n" for e, d in evs).encode()),
+)
+
+
+@given(data=sse_bytes, cuts=st.lists(st.integers(0, 300), max_size=5))
+def test_sse_decoding_is_split_invariant(data: bytes, cuts: list[int]) -> None:
+    whole = SSEDecoder()
+    expected = whole.feed(data) + whole.flush()
+    pieces, start = [], 0
+    for cut in sorted(set(cuts)):
+        pieces.append(data[start:cut])
+        start = max(start, cut)
+    pieces.append(data[start:])
+    split = SSEDecoder()
+    got: list[SSEEvent] = []
+    for piece in pieces:
+        got += split.feed(piece)
+    got += split.flush()
+    assert got == expected
+
+
+@pytest.mark.parametrize("name", ["tgi", "openai", "gradio"])
+@given(
+    events=st.lists(
+        st.tuples(
+            st.sampled_from(["message", "generating", "complete", "error", "heartbeat"]),
+            st.one_of(
+                near_answers.map(json.dumps), json_values.map(json.dumps), st.text(max_size=40)
+            ),
+        ),
+        max_size=6,
+    )
+)
+def test_stream_events(name: str, events: list[tuple[str, str]]) -> None:
+    parser = _protocol(name).stream_parser(prompt="p")
+    try:
+        for event, data in events:
+            assert isinstance(parser.feed(SSEEvent(event, data)), str)
+        assert isinstance(parser.result(), Generation)
+    except ProtocolError:
+        pass
+
+
+@given(
+    url=st.one_of(
+        st.text(max_size=60),
+        st.from_regex(r"https?://[a-zA-Z0-9_.\-:@\[\]/?#%]{0,40}", fullmatch=True),
+    )
+)
+def test_url_normalisation(url: str) -> None:
+    try:
+        out = normalize_space_url(url)
+    except SpaceConfigError:
+        return
+    assert out.startswith(("http://", "https://")) and not out.endswith("/")
+    assert normalize_space_url(out) == out  # idempotent
+
+
+schema_like = st.recursive(
+    st.text(max_size=12) | st.integers() | st.none(),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(schema=schema_like)
+def test_schema_language(schema: Any) -> None:
+    try:
+        model = schema_to_model(schema)
+    except SchemaError:
+        return
+    assert model.model_json_schema()["type"] == "object"
+
+
+@given(text=st.one_of(st.text(), json_values.map(json.dumps)))
+def test_structured_extraction(text: str) -> None:
+    model = schema_to_model({"title": "string", "tags": "string[]?"})
+    try:
+        out = parse_structured(text, model)
+    except StructuredParseError as exc:
+        assert exc.raw == text
+        return
+    assert isinstance(out.title, str)  # type: ignore[attr-defined]
+
+
+@given(value=st.one_of(st.none(), st.text(max_size=40)))
+def test_retry_after(value: str | None) -> None:
+    out = parse_retry_after(value)
+    assert out is None or out >= 0
+
+
+@given(
+    status=st.integers(100, 599),
+    body=bodies,
+    ctype=st.sampled_from(["", "text/html", "application/json"]),
+)
+def test_waking_detection(status: int, body: bytes, ctype: str) -> None:
+    waking, estimate = is_waking(status, {"content-type": ctype}, body)
+    assert isinstance(waking, bool)
+    assert estimate is None or estimate >= 0
