@@ -305,6 +305,7 @@ def exchange(
                 url=space_url,
                 status_code=429,
             )
+        queue_full = bool(message) and "queue is full" in (message or "").lower()
         if status >= 500:
             if retries < config.max_retries:
                 delay = backoff(config, retries)
@@ -320,6 +321,15 @@ def exchange(
                 )
                 yield Sleep(delay)
                 continue
+            if queue_full:  # Gradio's queue: the Space works, it is busy
+                raise SpaceRateLimitError(
+                    f"The Space's queue is full (HTTP {status}) after {attempts} attempt(s)"
+                    f"{detail}.",
+                    hint="Retry later, raise max_retries, or raise the app's queue max_size.",
+                    tier=tier,
+                    url=space_url,
+                    status_code=status,
+                )
             raise err(
                 SpaceUnavailableError,
                 f"The Space failed with HTTP {status} after {attempts} attempt(s){detail}.",

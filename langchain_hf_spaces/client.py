@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -170,7 +171,16 @@ class ConnectionReport:
 class _SpaceCore:
     """Everything about one Space that does no I/O."""
 
-    __slots__ = ("_timeout", "_token", "config", "insecure", "protocol", "tier")
+    __slots__ = (
+        "_env",
+        "_provider",
+        "_timeout",
+        "_token",
+        "config",
+        "insecure",
+        "protocol",
+        "tier",
+    )
 
     def __init__(self, config: SpaceConfig, tier: str) -> None:
         self.config = config
@@ -186,9 +196,12 @@ class _SpaceCore:
             write=config.read_timeout,
             pool=None,
         )
-        # A fixed token is read once; a provider, token_env or HF_TOKEN is read per request.
-        fixed = config.token if not config.has_token_provider else None
+        # A fixed token is read once; a provider, token_env or HF_TOKEN is read per request
+        # (same order as SpaceConfig.resolve_token, without its per-call attribute lookups).
+        self._provider = config._token_provider
+        fixed = config.token if self._provider is None else None
         self._token: str | None = fixed.get_secret_value() or None if fixed is not None else None
+        self._env = config.token_env or C.TOKEN_ENV_FALLBACK
 
     def _make(self, name: str) -> Protocol:
         try:
@@ -209,7 +222,9 @@ class _SpaceCore:
 
     def headers(self) -> dict[str, str]:
         headers = {"accept": "application/json", "user-agent": _USER_AGENT}
-        token = self._token or self.config.resolve_token()
+        token = self._token
+        if token is None:
+            token = self._provider() if self._provider is not None else os.environ.get(self._env)
         if token:
             if self.insecure:
                 raise SpaceConfigError(

@@ -96,3 +96,20 @@ def test_api_without_text_input_is_a_clear_error() -> None:
     )
     with pytest.raises(ProtocolError, match="no text input"):
         proto.setup(info)
+
+
+def test_queue_full_is_a_rate_limit_error_live() -> None:
+    """Against a real Gradio app whose queue holds one call: the third concurrent call is
+    refused with Gradio's 503 "Queue is full", which becomes a typed rate-limit error."""
+    import httpx
+
+    from langchain_hf_spaces import SpaceRateLimitError
+    from tests.support.gradio_app import running_gradio_app
+
+    with running_gradio_app(slow=1.5, queue_size=1) as url:
+        with httpx.Client() as raw:  # fill the queue: one call running, one waiting
+            for _ in range(2):
+                raw.post(url + "/gradio_api/call/predict", json={"data": ["x", 4, 0.5]})
+        with pytest.raises(SpaceRateLimitError, match="queue is full") as info:
+            make(url).generate("one more", max_new_tokens=3)
+        assert info.value.status_code == 503 and info.value.tier == "user"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,12 +22,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def build_app() -> Any:
+def build_app(*, slow: float = 0.0) -> Any:
     import gradio as gr
 
     def generate(
         prompt: str, max_new_tokens: float = 16, temperature: float = 0.7
     ) -> Iterator[str]:
+        if slow:
+            time.sleep(slow)
         words = f"Gradio answer to: {prompt}".split()[: max(1, int(max_new_tokens))]
         out: list[str] = []
         for word in words:
@@ -42,18 +45,22 @@ def build_app() -> Any:
         temperature = gr.Slider(0, 2, value=0.7, label="temperature")
         out = gr.Textbox(label="output")
         gr.Button("Generate").click(
-            generate, [prompt, tokens, temperature], out, api_name="predict"
+            generate,
+            [prompt, tokens, temperature],
+            out,
+            api_name="predict",
+            concurrency_limit=1 if slow else "default",
         )
         gr.Button("Fail").click(fail, [prompt], out, api_name="fail")
     return demo
 
 
 @contextmanager
-def running_gradio_app() -> Iterator[str]:
+def running_gradio_app(*, slow: float = 0.0, queue_size: int | None = None) -> Iterator[str]:
     """Launch the app on a free loopback port; yield its URL."""
-    demo = build_app()
+    demo = build_app(slow=slow)
     port = _free_port()
-    demo.queue().launch(
+    demo.queue(max_size=queue_size).launch(
         server_name="127.0.0.1",
         server_port=port,
         prevent_thread_lock=True,
