@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from langchain_hf_spaces._constants import VERSION
 from langchain_hf_spaces.client import (
     ConnectionReport,
     DuplicateVariationsWarning,
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
         SpaceVariationsRunnable,
         StructuredSpaceRunnable,
     )
+
+__version__ = VERSION
 
 __all__ = [
     "ChatHuggingFaceSpace",

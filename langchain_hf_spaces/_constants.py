@@ -6,6 +6,9 @@ per call. Keep this module free of imports from the rest of the package.
 
 from __future__ import annotations
 
+VERSION = "0.1.0"
+"""This package's version (kept equal to pyproject.toml's; a test checks it)."""
+
 TIERS: tuple[str, ...] = ("base", "company", "abstraction", "user")
 """The four tiers the guide names; other names matching :data:`TIER_NAME_PATTERN` are allowed."""
 

@@ -57,6 +57,8 @@ class Received:
     body: bytes
     response: Any = None
     oversize: bool = False
+    release: Any = None
+    """For an open stream: what gives its place in the pool back once it is closed."""
 
 
 @dataclass(slots=True)

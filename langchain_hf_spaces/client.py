@@ -24,6 +24,7 @@ import secrets
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -74,12 +75,7 @@ __all__ = [
 
 logger = logging.getLogger("langchain_hf_spaces")
 
-try:
-    from importlib.metadata import version as _version
-
-    _USER_AGENT = f"langchain-hf-spaces/{_version('langchain-hf-spaces')}"
-except Exception:  # pragma: no cover - not installed as a distribution
-    _USER_AGENT = "langchain-hf-spaces"
+_USER_AGENT = f"langchain-hf-spaces/{C.VERSION}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -421,8 +417,24 @@ class _HTTPPool:
         self._async = async_http_client
         self._own_async = async_http_client is None
         self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         self._lock = threading.Lock()
         self.closed = False
+
+    def gate(self) -> asyncio.Semaphore:
+        """Admission to the async pool, one per event loop.
+
+        httpx's pool scans every waiting request each time a connection frees up, so a burst of
+        thousands of coroutines slows to a crawl inside it; waiting here instead keeps its queue
+        no longer than its connection limit.
+        """
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates.setdefault(loop, asyncio.Semaphore(C.DEFAULT_MAX_CONNECTIONS))
+        return gate
 
     def sync(self) -> httpx.Client:
         client = self._sync
@@ -963,7 +975,7 @@ class SpaceClient:
             if spec.stream:
                 assert outcome.response is not None
                 box: list[Generation] = []
-                async for delta in self._aconsume(outcome.response, proto, call.prompt, box):
+                async for delta in self._aconsume(outcome.received, proto, call.prompt, box):
                     yield delta
                 gen = box[0]
                 break
@@ -977,8 +989,9 @@ class SpaceClient:
         yield core.answer(gen, attempts, started)
 
     async def _aconsume(
-        self, response: httpx.Response, proto: Protocol, prompt: str, box: list[Generation]
+        self, received: Received, proto: Protocol, prompt: str, box: list[Generation]
     ) -> AsyncIterator[str]:
+        response: httpx.Response = received.response
         core = self._core
         parser = core.call(proto.stream_parser, prompt=prompt)
         decoder = SSEDecoder()
@@ -1009,10 +1022,15 @@ class SpaceClient:
                 raise core.cut(parser, chunks, "the stream ended before its final event")
             box.append(parser.result())
         finally:
-            await response.aclose()
+            try:
+                await response.aclose()
+            finally:
+                if received.release is not None:
+                    received.release()
 
     async def _adrive(self, flow: Flow) -> Outcome:
         client = self._pool.async_()
+        gate = self._pool.gate()
         core = self._core
         timeout = core.timeout()
         cap = core.config.max_response_bytes
@@ -1024,6 +1042,8 @@ class SpaceClient:
                     await asyncio.sleep(action.seconds)
                     result = None
                 else:
+                    await gate.acquire()
+                    held = True
                     try:
                         request = client.build_request(
                             action.method,
@@ -1034,7 +1054,10 @@ class SpaceClient:
                         )
                         response = await client.send(request, stream=True)
                         if action.stream and 200 <= response.status_code < 300:
+                            # The stream stays open: its reader gives the place back.
                             result = Received(response.status_code, response.headers, b"", response)
+                            result.release = gate.release
+                            held = False
                         else:
                             try:
                                 result = await _read_capped_async(response, cap)
@@ -1042,6 +1065,9 @@ class SpaceClient:
                                 await response.aclose()
                     except httpx.HTTPError as exc:
                         result = _failed(exc)
+                    finally:
+                        if held:
+                            gate.release()
                 action = flow.send(result)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]

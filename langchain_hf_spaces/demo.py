@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from langchain_hf_spaces import SpacesClient, SpacesSettings
-from langchain_hf_spaces.testing import LocalSpace
+from langchain_hf_spaces.testing import LocalSpace, scripted_responder
 
 DEMO_TOKEN_ENV = "HF_SPACES_DEMO_USER_TOKEN"  # noqa: S105 - a variable name
 _PROTOCOLS = {"base": "generate", "company": "tgi", "abstraction": "openai", "user": "auto"}
@@ -85,6 +85,35 @@ def main() -> int:
 
             _section("stream (tier 'company', TGI)")
             print("".join(client.space("company").stream("Stream a short answer")))
+
+            _section("generateVariations(prompt, 3, 'company')")
+            slogans = client.generate_variations(
+                "Create a product slogan for an eco-friendly water bottle", 3, "company"
+            )
+            for i, slogan in enumerate(slogans, 1):
+                print(f"Slogan {i}: {slogan}")
+
+        _section("generateStructure(prompt, schema)")
+        # The demo responder writes filler, not JSON: this Space answers from a script instead,
+        # first with an answer that does not fit the schema, to show the re-ask.
+        script = [
+            '{"title": "GrowBox", "pros": "waters itself"}',
+            '{"title": "GrowBox", "description": "A self-watering indoor garden.", '
+            '"pros": ["waters itself", "fits a windowsill"], "cons": ["needs power"]}',
+        ]
+        schema = {
+            "title": "string",
+            "description": "string",
+            "pros": "string[]",
+            "cons": "string[]",
+        }
+        with LocalSpace(name="structured", responder=scripted_responder(script)) as space:
+            structured = SpacesSettings(tiers={"base": {"url": space.url}})
+            with SpacesClient(structured) as one:
+                idea = one.generate_structure(
+                    "Create a product idea for a smart garden device", schema
+                )
+            print(f"title: {idea.title}\npros: {idea.pros}\n(asked {len(space.requests)} times)")
 
         for module in ("langchain_hf_spaces.demo_langchain", "llama_index_hf_spaces.demo"):
             try:

@@ -295,6 +295,24 @@ async def test_many_concurrent_calls_share_one_pool(space: LocalSpace) -> None:
     await c.aclose()
 
 
+async def test_a_burst_stays_within_the_pool_limit() -> None:
+    """Hundreds of concurrent calls: none fails, and no more than the pool's connection limit
+    are in flight at the Space at once (the rest wait their turn in the client)."""
+    import asyncio
+
+    from langchain_hf_spaces._constants import DEFAULT_MAX_CONNECTIONS
+
+    with LocalSpace(name="burst") as burst:
+        burst.inject(Fault.slow(0.05), times=None)
+        c = SpaceClient(SpaceConfig(url=burst.url, max_retries=0), tier="company")
+        results = await asyncio.gather(
+            *(c.agenerate(f"n{i}", max_new_tokens=2) for i in range(300)), return_exceptions=True
+        )
+        await c.aclose()
+        assert not [r for r in results if isinstance(r, BaseException)]
+        assert 1 < burst.peak_concurrency <= DEFAULT_MAX_CONNECTIONS
+
+
 def test_client_usable_from_threads(space: LocalSpace) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

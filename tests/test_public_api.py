@@ -65,3 +65,9 @@ def test_every_error_is_an_hfspaces_error() -> None:
 
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.HFSpacesError), name
+
+
+def test_version_matches_the_distribution() -> None:
+    from importlib.metadata import version
+
+    assert langchain_hf_spaces.__version__ == version("langchain-hf-spaces")
