@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from langchain_hf_spaces._constants import DEFAULT_MAX_REDIRECTS
 from langchain_hf_spaces.config import SpaceConfig, is_loopback_url
 from langchain_hf_spaces.errors import (
     HFSpacesError,
@@ -156,7 +157,7 @@ def exchange(
     body: Any,
     headers: dict[str, str],
     stream: bool = False,
-    max_redirects: int = 5,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
 ) -> Flow:
     """Send one request with retries, wake-up waits and redirects; return the 2xx answer.
 

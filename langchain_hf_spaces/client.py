@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -27,7 +26,7 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -49,6 +48,7 @@ from langchain_hf_spaces.errors import (
     SpaceResponseError,
     SpacesDisabledError,
     SpaceTimeoutError,
+    SpaceUnavailableError,
 )
 from langchain_hf_spaces.protocols import (
     PROBES,
@@ -58,11 +58,12 @@ from langchain_hf_spaces.protocols import (
     ProtocolError,
     RequestSpec,
     SSEDecoder,
-    StreamParser,
 )
 from langchain_hf_spaces.schema import SchemaLike, schema_to_model
 
 _T = TypeVar("_T")
+_UNAVAILABLE = (SpaceUnavailableError, SpaceTimeoutError, SpaceRateLimitError)
+"""Failures after which ``fallback_to_base`` answers from the base tier."""
 
 __all__ = [
     "ConnectionReport",
@@ -168,8 +169,6 @@ class _SpaceCore:
     """Everything about one Space that does no I/O."""
 
     __slots__ = (
-        "_env",
-        "_provider",
         "_timeout",
         "_token",
         "config",
@@ -192,12 +191,7 @@ class _SpaceCore:
             write=config.read_timeout,
             pool=None,
         )
-        # A fixed token is read once; a provider, token_env or HF_TOKEN is read per request
-        # (same order as SpaceConfig.resolve_token, without its per-call attribute lookups).
-        self._provider = config._token_provider
-        fixed = config.token if self._provider is None else None
-        self._token: str | None = fixed.get_secret_value() or None if fixed is not None else None
-        self._env = config.token_env or C.TOKEN_ENV_FALLBACK
+        self._token = config.token_source()
 
     def _make(self, name: str) -> Protocol:
         try:
@@ -218,9 +212,7 @@ class _SpaceCore:
 
     def headers(self) -> dict[str, str]:
         headers = {"accept": "application/json", "user-agent": _USER_AGENT}
-        token = self._token
-        if token is None:
-            token = self._provider() if self._provider is not None else os.environ.get(self._env)
+        token = self._token()
         if token:
             if self.insecure:
                 raise SpaceConfigError(
@@ -298,7 +290,7 @@ class _SpaceCore:
         except ProtocolError as exc:
             raise self.error(exc) from None
 
-    def cut(self, parser: StreamParser, chunks: int, reason: str) -> SpaceConnectionError:
+    def cut(self, chunks: int, reason: str) -> SpaceConnectionError:
         return SpaceConnectionError(
             f"The answer stream was cut after {chunks} chunk(s) ({reason}); the text received "
             "so far was passed on, but the answer is incomplete.",
@@ -421,7 +413,6 @@ class _HTTPPool:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
-        self.closed = False
 
     def gate(self) -> asyncio.Semaphore:
         """Admission to the async pool, one per event loop.
@@ -464,7 +455,6 @@ class _HTTPPool:
         if self._own_sync and self._sync is not None:
             self._sync.close()
             self._sync = None
-        self.closed = True
 
     async def aclose(self) -> None:
         if self._own_async and self._async is not None:
@@ -715,7 +705,7 @@ class SpaceClient:
                 for data in response.iter_bytes():
                     total += len(data)
                     if total > cap:
-                        raise core.cut(parser, chunks, f"larger than max_response_bytes={cap}")
+                        raise core.cut(chunks, f"larger than max_response_bytes={cap}")
                     for event in decoder.feed(data):
                         delta = core.call(parser.feed, event)
                         if delta:
@@ -724,14 +714,14 @@ class SpaceClient:
                         if parser.done:
                             return parser.result()
             except httpx.HTTPError as exc:
-                raise core.cut(parser, chunks, f"{type(exc).__name__}") from None
+                raise core.cut(chunks, f"{type(exc).__name__}") from None
             for event in decoder.flush():
                 delta = core.call(parser.feed, event)
                 if delta:
                     chunks += 1
                     yield delta
             if not (parser.done or parser.complete_at_eof()):
-                raise core.cut(parser, chunks, "the stream ended before its final event")
+                raise core.cut(chunks, "the stream ended before its final event")
             return parser.result()
         finally:
             response.close()
@@ -1002,7 +992,7 @@ class SpaceClient:
                 async for data in response.aiter_bytes():
                     total += len(data)
                     if total > cap:
-                        raise core.cut(parser, chunks, f"larger than max_response_bytes={cap}")
+                        raise core.cut(chunks, f"larger than max_response_bytes={cap}")
                     for event in decoder.feed(data):
                         delta = core.call(parser.feed, event)
                         if delta:
@@ -1012,14 +1002,14 @@ class SpaceClient:
                             box.append(parser.result())
                             return
             except httpx.HTTPError as exc:
-                raise core.cut(parser, chunks, f"{type(exc).__name__}") from None
+                raise core.cut(chunks, f"{type(exc).__name__}") from None
             for event in decoder.flush():
                 delta = core.call(parser.feed, event)
                 if delta:
                     chunks += 1
                     yield delta
             if not (parser.done or parser.complete_at_eof()):
-                raise core.cut(parser, chunks, "the stream ended before its final event")
+                raise core.cut(chunks, "the stream ended before its final event")
             box.append(parser.result())
         finally:
             try:
@@ -1299,6 +1289,10 @@ class SpacesClient:
 
     Args:
         settings: the tiers; default :meth:`SpacesSettings.load` (env + ``hf-spaces.toml``).
+        fallback_to_base: when a call names a tier that is not configured, or that tier is
+            unavailable (asleep past ``wake_timeout``, failing, rate limited, timing out), answer
+            from the ``base`` tier instead; the answer's ``fallback_from`` names the tier asked
+            for. Off by default: then such calls raise.
 
     .. code-block:: python
 
@@ -1316,8 +1310,10 @@ class SpacesClient:
         *,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        fallback_to_base: bool = False,
     ) -> None:
         self.settings = SpacesSettings.load() if settings is None else settings
+        self.fallback_to_base = fallback_to_base
         self._pool = _HTTPPool(http_client, async_http_client)
         self._spaces: dict[str, SpaceClient] = {
             name: SpaceClient(cfg, tier=name, _pool=self._pool)
@@ -1356,7 +1352,7 @@ class SpacesClient:
         **parameters: Any,
     ) -> str:
         """The guide's ``generate(prompt, tier, context)``."""
-        return self.space(tier).complete(prompt, context=context, **parameters).text
+        return self.complete(prompt, tier, context, **parameters).text
 
     def complete(
         self,
@@ -1366,7 +1362,30 @@ class SpacesClient:
         **parameters: Any,
     ) -> SpaceAnswer:
         """Like :meth:`generate`, returning the text with its metadata."""
-        return self.space(tier).complete(prompt, context=context, **parameters)
+        name = self.settings.default_tier if tier is None else tier
+        if not self._may_fall_back(name):
+            return self.space(name).complete(prompt, context=context, **parameters)
+        if name not in self._spaces:
+            base = self._fall_back(name, None)
+        else:
+            try:
+                return self.space(name).complete(prompt, context=context, **parameters)
+            except _UNAVAILABLE as exc:
+                base = self._fall_back(name, exc)
+        return replace(base.complete(prompt, context=context, **parameters), fallback_from=name)
+
+    def _may_fall_back(self, tier: str) -> bool:
+        return (
+            self.fallback_to_base
+            and self.settings.enabled
+            and tier != C.DEFAULT_TIER
+            and C.DEFAULT_TIER in self._spaces
+        )
+
+    def _fall_back(self, asked: str, exc: HFSpacesError | None) -> SpaceClient:
+        reason = f"it failed: {exc.message}" if exc is not None else "it is not configured"
+        logger.warning("tier %r: answering from the base tier because %s", asked, reason)
+        return self._spaces[C.DEFAULT_TIER]
 
     async def agenerate(
         self,
@@ -1376,7 +1395,7 @@ class SpacesClient:
         **parameters: Any,
     ) -> str:
         """Async :meth:`generate`."""
-        return (await self.space(tier).acomplete(prompt, context=context, **parameters)).text
+        return (await self.acomplete(prompt, tier, context, **parameters)).text
 
     async def acomplete(
         self,
@@ -1386,7 +1405,18 @@ class SpacesClient:
         **parameters: Any,
     ) -> SpaceAnswer:
         """Async :meth:`complete`."""
-        return await self.space(tier).acomplete(prompt, context=context, **parameters)
+        name = self.settings.default_tier if tier is None else tier
+        if not self._may_fall_back(name):
+            return await self.space(name).acomplete(prompt, context=context, **parameters)
+        if name not in self._spaces:
+            base = self._fall_back(name, None)
+        else:
+            try:
+                return await self.space(name).acomplete(prompt, context=context, **parameters)
+            except _UNAVAILABLE as exc:
+                base = self._fall_back(name, exc)
+        answer = await base.acomplete(prompt, context=context, **parameters)
+        return replace(answer, fallback_from=name)
 
     def stream(
         self,

@@ -276,14 +276,22 @@ class SpaceConfig(BaseModel):
 
     def resolve_token(self) -> str | None:
         """The token to send now: provider, ``token``, ``token_env``, then ``HF_TOKEN``."""
-        if self._token_provider is not None:
-            value = self._token_provider()
-            return value or None
+        return self.token_source()()
+
+    def token_source(self) -> Callable[[], str | None]:
+        """A function giving the token to send now (what :meth:`resolve_token` calls).
+
+        Clients take it once: a fixed token is then read once, and a provider or an
+        environment variable is consulted on every request.
+        """
+        provider = self._token_provider
+        if provider is not None:
+            return lambda: provider() or None
         if self.token is not None:
-            return self.token.get_secret_value() or None
-        if self.token_env:
-            return os.environ.get(self.token_env) or None
-        return os.environ.get(C.TOKEN_ENV_FALLBACK) or None
+            fixed = self.token.get_secret_value() or None
+            return lambda: fixed
+        name = self.token_env or C.TOKEN_ENV_FALLBACK
+        return lambda: os.environ.get(name) or None
 
     @property
     def endpoint_url(self) -> str:

@@ -352,3 +352,60 @@ def test_test_connection_reports_without_raising() -> None:
     assert not company.ok and company.reachable and not company.auth_ok
     assert company.error_type == "SpaceAuthError" and company.hint
     assert "FAIL" in company.summary() and "OK" in base.summary()
+
+
+def _failing_company(r: httpx.Request) -> httpx.Response:
+    if r.url.host == "acme-co.hf.space":
+        return httpx.Response(500, json={"error": "boom"})
+    return httpx.Response(200, json={"generated_text": f"from {r.url.host}"})
+
+
+def test_fallback_to_base_when_a_tier_fails_or_is_missing() -> None:
+    transport = httpx.MockTransport(_failing_company)
+    settings = SpacesSettings(
+        tiers={
+            "base": SpaceConfig(url=URL, **FAST),
+            "company": SpaceConfig(url="https://acme-co.hf.space", max_retries=0),
+        }
+    )
+    spaces = SpacesClient(
+        settings, http_client=httpx.Client(transport=transport), fallback_to_base=True
+    )
+    answer = spaces.complete("x", "company")
+    assert (answer.text, answer.tier, answer.fallback_from) == (
+        "from acme-base.hf.space",
+        "base",
+        "company",
+    )
+    assert answer.metadata["fallback_from"] == "company"
+    missing = spaces.complete("x", "user")
+    assert (missing.tier, missing.fallback_from) == ("base", "user")
+    assert spaces.complete("x").fallback_from is None
+
+
+def test_without_fallback_the_failure_is_raised() -> None:
+    transport = httpx.MockTransport(_failing_company)
+    settings = SpacesSettings(
+        tiers={
+            "base": SpaceConfig(url=URL),
+            "company": SpaceConfig(url="https://acme-co.hf.space", max_retries=0),
+        }
+    )
+    spaces = SpacesClient(settings, http_client=httpx.Client(transport=transport))
+    with pytest.raises(SpaceUnavailableError, match="HTTP 500"):
+        spaces.generate("x", "company")
+
+
+async def test_async_fallback() -> None:
+    transport = httpx.MockTransport(_failing_company)
+    settings = SpacesSettings(
+        tiers={
+            "base": SpaceConfig(url=URL),
+            "company": SpaceConfig(url="https://acme-co.hf.space", max_retries=0),
+        }
+    )
+    spaces = SpacesClient(
+        settings, async_http_client=httpx.AsyncClient(transport=transport), fallback_to_base=True
+    )
+    answer = await spaces.acomplete("x", "company")
+    assert answer.fallback_from == "company" and answer.tier == "base"

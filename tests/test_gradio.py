@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -79,11 +78,6 @@ def test_auto_detects_gradio(gradio_url: str) -> None:
     client = SpaceClient(SpaceConfig(url=gradio_url, protocol="auto", **FAST))
     assert client.generate("hello", max_new_tokens=3) == "Gradio answer to:"
     assert client.protocol == "gradio"
-
-
-@contextmanager
-def _no_text_input_info() -> Iterator[None]:
-    yield
 
 
 def test_api_without_text_input_is_a_clear_error() -> None:
