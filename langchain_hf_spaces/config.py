@@ -175,7 +175,7 @@ class SpaceConfig(BaseModel):
         model: the model name sent to an ``openai`` Space; asked from ``/v1/models`` when unset.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
 
     url: str
     endpoint: str = C.DEFAULT_ENDPOINT
@@ -315,7 +315,7 @@ class SpacesSettings(BaseModel):
             ``abstraction`` and ``user``; other names matching ``[a-z][a-z0-9_-]*`` are allowed.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: int = C.CONFIG_FILE_VERSION
     enabled: bool = True
