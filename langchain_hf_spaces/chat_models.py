@@ -418,6 +418,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                 merged = chunk if merged is None else merged + chunk
             assert merged is not None
             return ChatResult(generations=[_chunk_to_generation(merged)])
+        self._space().resolve_protocol()  # an `auto` Space may turn out to be chat-native
         client, req = self._prepare(messages, stop, kwargs)
         if req.native:
             answer: SpaceAnswer = client.chat(
@@ -440,6 +441,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                 merged = chunk if merged is None else merged + chunk
             assert merged is not None
             return ChatResult(generations=[_chunk_to_generation(merged)])
+        await self._space().aresolve_protocol()
         client, req = self._prepare(messages, stop, kwargs)
         if req.native:
             answer: SpaceAnswer = await client.achat(
@@ -456,6 +458,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        self._space().resolve_protocol()
         client, req = self._prepare(messages, stop, kwargs)
         source: Iterator[StreamChunk]
         if req.native:
@@ -485,6 +488,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        await self._space().aresolve_protocol()
         client, req = self._prepare(messages, stop, kwargs)
         source: AsyncIterator[StreamChunk]
         if req.native:

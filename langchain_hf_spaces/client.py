@@ -502,6 +502,21 @@ class SpaceClient:
         """The wire protocol in use (for ``auto``, what was detected, once it was)."""
         return self._core.protocol_name
 
+    def resolve_protocol(self) -> str:
+        """The protocol in use; for ``auto``, the Space is probed first (once, then remembered).
+
+        Integrations call this before choosing between native chat and a chat template.
+        """
+        if self._core.protocol is None:
+            self._detect()
+        return self._core.protocol_name
+
+    async def aresolve_protocol(self) -> str:
+        """Async :meth:`resolve_protocol`."""
+        if self._core.protocol is None:
+            await self._adetect()
+        return self._core.protocol_name
+
     @property
     def is_chat_native(self) -> bool:
         """True when messages go to the Space as they are (the ``openai`` protocol)."""

@@ -306,6 +306,7 @@ class HuggingFaceSpaceLLM(LLM):
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
         context, params = self._split(kwargs)
+        client.resolve_protocol()  # an `auto` Space may turn out to be chat-native
         if client.is_chat_native:
             return _chat(client.chat(self._native_messages(messages, context), **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
@@ -315,6 +316,7 @@ class HuggingFaceSpaceLLM(LLM):
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         client = self.client
         context, params = self._split(kwargs)
+        client.resolve_protocol()
         if client.is_chat_native:
             native = self._native_messages(messages, context)
             return _chat_stream(client.chat_stream_chunks(native, **params), ())
@@ -347,6 +349,7 @@ class HuggingFaceSpaceLLM(LLM):
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
         context, params = self._split(kwargs)
+        await client.aresolve_protocol()
         if client.is_chat_native:
             native = self._native_messages(messages, context)
             return _chat(await client.achat(native, **params), ())
@@ -359,6 +362,7 @@ class HuggingFaceSpaceLLM(LLM):
     ) -> ChatResponseAsyncGen:
         client = self.client
         context, params = self._split(kwargs)
+        await client.aresolve_protocol()
         if client.is_chat_native:
             native = self._native_messages(messages, context)
             return _achat_stream(client.achat_stream_chunks(native, **params), ())
