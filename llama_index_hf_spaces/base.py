@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
@@ -27,7 +28,8 @@ from llama_index.core.base.llms.types import (
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
-from llama_index.core.llms.llm import LLM
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._chat_templates import (
@@ -71,7 +73,7 @@ def _chat_callback(f: _F) -> _F:
     return cast("_F", llm_chat_callback()(f))
 
 
-class HuggingFaceSpaceLLM(LLM):
+class HuggingFaceSpaceLLM(FunctionCallingLLM):
     """An LLM deployed on a Hugging Face Space, for LlamaIndex.
 
     ``pip install "langchain-hf-spaces[llama-index]"``
@@ -254,7 +256,7 @@ class HuggingFaceSpaceLLM(LLM):
             context_window=context_window,
             num_output=num_output,
             is_chat_model=key[3],
-            is_function_calling_model=False,
+            is_function_calling_model=key[3],
             model_name=self._model_name(),
         )
         self._metadata_cache = (key, metadata)
@@ -305,21 +307,24 @@ class HuggingFaceSpaceLLM(LLM):
     @_chat_callback
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
-        context, params = self._split(kwargs)
         client.resolve_protocol()  # an `auto` Space may turn out to be chat-native
+        tools = self._tool_args(client, kwargs)
+        context, params = self._split(kwargs)
         if client.is_chat_native:
-            return _chat(client.chat(self._native_messages(messages, context), **params), ())
+            native = self._native_messages(messages, context)
+            return _chat(client.chat(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
         return _chat(client.complete(prompt, context=context, **params), markers)
 
     @_chat_callback
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         client = self.client
-        context, params = self._split(kwargs)
         client.resolve_protocol()
+        tools = self._tool_args(client, kwargs)
+        context, params = self._split(kwargs)
         if client.is_chat_native:
             native = self._native_messages(messages, context)
-            return _chat_stream(client.chat_stream_chunks(native, **params), ())
+            return _chat_stream(client.chat_stream_chunks(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
         return _chat_stream(client.stream_chunks(prompt, context=context, **params), markers)
 
@@ -348,11 +353,12 @@ class HuggingFaceSpaceLLM(LLM):
     @_chat_callback
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
-        context, params = self._split(kwargs)
         await client.aresolve_protocol()
+        tools = self._tool_args(client, kwargs)
+        context, params = self._split(kwargs)
         if client.is_chat_native:
             native = self._native_messages(messages, context)
-            return _chat(await client.achat(native, **params), ())
+            return _chat(await client.achat(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
         return _chat(await client.acomplete(prompt, context=context, **params), markers)
 
@@ -361,11 +367,12 @@ class HuggingFaceSpaceLLM(LLM):
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
         client = self.client
-        context, params = self._split(kwargs)
         await client.aresolve_protocol()
+        tools = self._tool_args(client, kwargs)
+        context, params = self._split(kwargs)
         if client.is_chat_native:
             native = self._native_messages(messages, context)
-            return _achat_stream(client.achat_stream_chunks(native, **params), ())
+            return _achat_stream(client.achat_stream_chunks(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
         chunks = client.astream_chunks(prompt, context=context, **params)
         return _achat_stream(chunks, markers)
@@ -385,6 +392,8 @@ class HuggingFaceSpaceLLM(LLM):
             "do_sample": self.do_sample,
         }
         context = kwargs.pop("context", None)
+        for key in _TOOL_KWARGS:
+            kwargs.pop(key, None)  # taken by _tool_args; only native chat sends them
         if "max_tokens" in kwargs:  # LlamaIndex's (and OpenAI's) name for it
             params["max_new_tokens"] = kwargs.pop("max_tokens")
         params.update(kwargs)
@@ -423,11 +432,71 @@ class HuggingFaceSpaceLLM(LLM):
                 "role": role if role in ("system", "user", "assistant", "tool") else _ROLES[role],
                 "content": message.content or "",
             }
-            for key in ("tool_call_id", "tool_calls", "name"):
+            for key in ("tool_call_id", "name"):
                 if key in message.additional_kwargs:
                     entry[key] = message.additional_kwargs[key]
+            calls = message.additional_kwargs.get("tool_calls")
+            if calls:
+                entry["tool_calls"] = [_openai_tool_call(c) for c in calls]
             out.append(entry)
         return out
+
+    # ------------------------------------------------------------- function calling
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[Any],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Messages plus OpenAI tool schemas, for native tool calling on ``openai`` Spaces."""
+        messages = list(chat_history or [])
+        if isinstance(user_msg, str):
+            messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
+        elif user_msg is not None:
+            messages.append(user_msg)
+        return {
+            "messages": messages,
+            "tools": [tool.metadata.to_openai_tool() for tool in tools] or None,
+            "tool_choice": "required" if tool_required else "auto",
+            **kwargs,
+        }
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        """The tool calls of a chat answer from a native (``openai``) Space."""
+        calls = response.message.additional_kwargs.get("tool_calls") or []
+        if not calls and error_on_no_tool_call:
+            raise ValueError(f"Expected at least one tool call, got: {response.message.content!r}")
+        selections = []
+        for call in calls:
+            arguments = call.get("arguments")
+            selections.append(
+                ToolSelection(
+                    tool_id=str(call.get("id", "")),
+                    tool_name=str(call.get("name", "")),
+                    tool_kwargs=arguments if isinstance(arguments, dict) else {},
+                )
+            )
+        return selections
+
+    def _tool_args(self, client: SpaceClient, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """``tools`` / ``tool_choice`` for a native chat call; refused on text Spaces."""
+        tools = kwargs.get("tools")
+        if not tools:
+            return {}
+        if not client.is_chat_native:
+            raise SpaceInputError(
+                "native tool calling needs an `openai`-protocol Space; on a text Space use "
+                "ReActAgent, which asks for tools in the prompt.",
+                tier=self.tier,
+                url=self.space.url if self.space is not None else None,
+            )
+        return {"tools": tools, "tool_choice": kwargs.get("tool_choice")}
 
     def _model_name(self) -> str:
         if self.space is None:
@@ -528,6 +597,24 @@ def _raw(answer: SpaceAnswer, metadata: dict[str, Any]) -> dict[str, Any]:
 def _completion(answer: SpaceAnswer) -> CompletionResponse:
     meta = _metadata(answer)
     return CompletionResponse(text=answer.text, raw=_raw(answer, meta), additional_kwargs=meta)
+
+
+_TOOL_KWARGS = ("tools", "tool_choice")
+
+
+def _openai_tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
+    """A tool call as the core reports it (``id``, ``name``, ``arguments``) in OpenAI's form."""
+    if "function" in call:
+        return dict(call)
+    arguments = call.get("arguments", {})
+    return {
+        "id": call.get("id"),
+        "type": "function",
+        "function": {
+            "name": call.get("name"),
+            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+        },
+    }
 
 
 def _chat(answer: SpaceAnswer, markers: tuple[str, ...]) -> ChatResponse:
