@@ -278,16 +278,8 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         return "huggingface_space_chat"
 
     @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_hf_spaces", "chat_models"]
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"hf_token": "HF_TOKEN"}
 
     @property
     def _identifying_params(self) -> dict[str, Any]:

@@ -86,6 +86,15 @@ _GENERATION_FIELDS = (
 class _SpaceModelBase(BaseModel):
     """Fields and plumbing shared by the LLM and the chat model (no LangChain base class here)."""
 
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        """Serialisation writes the environment variable's name, never the token."""
+        return {"hf_token": "HF_TOKEN"}
+
     model_config = ConfigDict(
         populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
     )
@@ -97,7 +106,7 @@ class _SpaceModelBase(BaseModel):
     endpoint: str | None = None
     """Generate path, default ``/api/generate``."""
     protocol: str | None = None
-    """Wire protocol (``generate``; more as the core gains them)."""
+    """Wire protocol: ``generate``, ``tgi``, ``gradio``, ``openai`` or ``auto``."""
     revision: str | None = None
     """Model revision, reported in metadata and traces."""
     hf_token: SecretStr | None = Field(
@@ -297,16 +306,8 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         return "huggingface_space"
 
     @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @classmethod
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_hf_spaces", "llms"]
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        return {"hf_token": "HF_TOKEN"}
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
