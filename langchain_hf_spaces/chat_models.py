@@ -305,21 +305,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         )
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider=LS_PROVIDER,
-            ls_model_name=self._ls_model_name(kwargs),
-            ls_model_type="chat",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens))
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        stops = stop if stop is not None else self.stop
-        if stops:
-            params["ls_stop"] = list(stops)
-        return params
+        return self._ls_params("chat", stop, kwargs)
 
     # ------------------------------------------------------------------ request building
     def _is_native(self, client: SpaceClient) -> bool:

@@ -30,7 +30,7 @@ import asyncio
 import contextvars
 from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM, LangSmithParams
@@ -271,6 +271,26 @@ class _SpaceModelBase(BaseModel):
             return model
         return self.revision or self.space_url or (self.tier or C.DEFAULT_TIER)
 
+    def _ls_params(
+        self, model_type: Literal["llm", "chat"], stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> LangSmithParams:
+        """Tracing parameters (LangSmith), shared by the LLM and the chat model."""
+        params = LangSmithParams(
+            ls_provider=LS_PROVIDER,
+            ls_model_name=self._ls_model_name(kwargs),
+            ls_model_type=model_type,
+        )
+        temperature = kwargs.get("temperature", self.temperature)
+        if temperature is not None:
+            params["ls_temperature"] = temperature
+        max_tokens = kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens))
+        if max_tokens is not None:
+            params["ls_max_tokens"] = max_tokens
+        stops = stop if stop is not None else self.stop
+        if stops:
+            params["ls_stop"] = list(stops)
+        return params
+
 
 def answer_info(answer: SpaceAnswer, *, cut: bool = False) -> dict[str, Any]:
     """``generation_info`` / ``response_metadata`` of an answer."""
@@ -318,21 +338,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         }
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
-        params = LangSmithParams(
-            ls_provider=LS_PROVIDER,
-            ls_model_name=self._ls_model_name(kwargs),
-            ls_model_type="llm",
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens))
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        stops = stop if stop is not None else self.stop
-        if stops:
-            params["ls_stop"] = list(stops)
-        return params
+        return self._ls_params("llm", stop, kwargs)
 
     # ------------------------------------------------------------------ input, Runnables
     def _convert_input(self, model_input: LanguageModelInput | Mapping[str, Any]) -> PromptValue:
