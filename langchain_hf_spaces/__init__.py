@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from langchain_hf_spaces._constants import VERSION
+from langchain_hf_spaces._policy import WaitEvent
 from langchain_hf_spaces.client import (
     ConnectionReport,
     DuplicateVariationsWarning,
@@ -95,6 +96,7 @@ __all__ = [
     "StreamChunk",
     "StructuredOutputError",
     "StructuredSpaceRunnable",
+    "WaitEvent",
     "normalize_space_url",
     "schema_to_model",
 ]

@@ -48,6 +48,9 @@ DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
 EXCERPT_CHARS = 200
 """How much of an unexpected answer body an error message shows."""
 
+DEFAULT_STRUCTURED_RETRIES = 2
+"""How many times ``generate_structure`` asks again after an answer that does not validate."""
+
 DEFAULT_MAX_VARIATIONS = 64
 """The most variations one ``generate_variations`` call may ask for (override with ``max_n``)."""
 VARIATION_REASK_ROUNDS = 2

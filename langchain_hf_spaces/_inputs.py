@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_hf_spaces._params import GenerationParameters, allowed, check_known
 from langchain_hf_spaces.errors import SpaceInputError
 
 __all__ = [
@@ -45,28 +46,6 @@ def validate_prompt(prompt: Any, *, max_chars: int, tier: str | None, url: str |
     return prompt
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
-
-
-# name -> (check, description of what is allowed)
-_CHECKS: dict[str, tuple[Any, str]] = {
-    "max_new_tokens": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "temperature": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
-    "top_p": (lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]"),
-    "top_k": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "repetition_penalty": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
-    "do_sample": (lambda v: isinstance(v, bool), "true or false"),
-    "return_full_text": (lambda v: isinstance(v, bool), "true or false"),
-    "details": (lambda v: isinstance(v, bool), "true or false"),
-}
-
-
 def validate_parameters(
     parameters: Mapping[str, Any], *, tier: str | None, url: str | None
 ) -> dict[str, Any]:
@@ -93,12 +72,10 @@ def validate_parameters(
             if stops:
                 out["stop"] = list(stops)
             continue
-        check = _CHECKS.get(name)
-        if check is not None:
-            ok, allowed = check
-            if not ok(value):
+        if name in GenerationParameters.model_fields:
+            if check_known({name: value}) is not None:
                 raise SpaceInputError(
-                    f"parameter {name}={value!r} is invalid: it must be {allowed}.",
+                    f"parameter {name}={value!r} is invalid: it must be {allowed(name)}.",
                     tier=tier,
                     url=url,
                 )

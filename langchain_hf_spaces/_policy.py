@@ -32,7 +32,7 @@ from langchain_hf_spaces.protocols import error_message, excerpt
 
 logger = logging.getLogger("langchain_hf_spaces")
 
-__all__ = ["Failed", "Flow", "Outcome", "Received", "Send", "Sleep", "exchange"]
+__all__ = ["Failed", "Flow", "Outcome", "Received", "Send", "Sleep", "WaitEvent", "exchange"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,34 @@ class Send:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitEvent:
+    """Why a call is waiting, handed to the ``on_wait`` callback before each wait.
+
+    ``reason`` is ``"waking"`` (the Space is asleep or building), ``"rate_limited"`` (a 429 or a
+    full queue; ``retry_after`` honoured), ``"retrying"`` (a connect error or a 5xx, backing
+    off) or ``"queued"`` (the Space's own queue reports a position). ``elapsed`` counts from the
+    first answer of that kind in this call; ``budget`` is what the wait may take in all
+    (``wake_timeout`` for waking), or ``None``; ``delay`` is the pause about to start.
+    """
+
+    reason: str
+    tier: str | None
+    url: str
+    elapsed: float
+    delay: float
+    budget: float | None = None
+    attempt: int = 0
+    """The retry number for retrying / rate_limited, the poll number for waking."""
+    max_attempts: int | None = None
+    detail: str = ""
+    """What the Space said, in a few words (``HTTP 503``, ``ConnectError``, a queue position)."""
+    status_code: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Sleep:
     seconds: float
+    event: WaitEvent | None = None
 
 
 @dataclass(slots=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AVAILABILITY_ERRORS",
     "HFSpacesError",
     "SpaceAuthError",
     "SpaceConfigError",
@@ -210,3 +211,14 @@ class StructuredOutputError(HFSpacesError):
     ) -> None:
         self.attempts = list(attempts or [])
         super().__init__(message, **kwargs)
+
+
+AVAILABILITY_ERRORS: tuple[type[HFSpacesError], ...] = (
+    SpaceUnavailableError,  # includes SpaceConnectionError
+    SpaceTimeoutError,
+    SpaceRateLimitError,
+)
+"""The failures that mean "this Space cannot answer now" (not "this request is wrong").
+
+Falling back to the base tier (``fallback_to_base``, ``SpaceTierRouter``) happens on these only.
+"""

@@ -36,6 +36,7 @@ EXPECTED = [
     "StreamChunk",
     "StructuredOutputError",
     "StructuredSpaceRunnable",
+    "WaitEvent",
     "normalize_space_url",
     "schema_to_model",
 ]
@@ -63,8 +64,10 @@ def test_core_import_does_not_load_the_frameworks() -> None:
 def test_every_error_is_an_hfspaces_error() -> None:
     from langchain_hf_spaces import errors
 
-    for name in errors.__all__:
+    classes = [name for name in errors.__all__ if name != "AVAILABILITY_ERRORS"]
+    for name in classes:
         assert issubclass(getattr(errors, name), errors.HFSpacesError), name
+    assert set(errors.AVAILABILITY_ERRORS) <= {getattr(errors, name) for name in classes}
 
 
 def test_version_matches_the_distribution() -> None:
