@@ -16,6 +16,8 @@ DEFAULT_TIER = "base"
 TIER_NAME_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 DEFAULT_ENDPOINT = "/api/generate"
+DEFAULT_API_NAME = "/predict"
+"""The Gradio endpoint called when ``api_name`` is not set."""
 DEFAULT_PROTOCOL = "generate"
 
 CONFIG_FILE_NAME = "hf-spaces.toml"
@@ -44,6 +46,10 @@ DEFAULT_MAX_REDIRECTS = 5
 
 DEFAULT_MAX_CONNECTIONS = 100
 DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
+
+TEST_CONNECTION_PROMPT = "Reply with OK."
+TEST_CONNECTION_MAX_NEW_TOKENS = 8
+"""Test Connection asks for a tiny generation: this prompt, this many tokens at most."""
 
 EXCERPT_CHARS = 200
 """How much of an unexpected answer body an error message shows."""

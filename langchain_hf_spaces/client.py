@@ -291,7 +291,9 @@ class SpaceClient:
         """The guide's "Test Connection": a tiny generation, reported without raising."""
         client = self._probe_client(wake_timeout)
         try:
-            answer = client.complete("Reply with OK.", max_new_tokens=8)
+            answer = client.complete(
+                C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
+            )
         except HFSpacesError as exc:
             return client._core.report(None, exc)
         return client._core.report(answer, None)
@@ -428,7 +430,9 @@ class SpaceClient:
         """Async :meth:`test_connection`."""
         client = self._probe_client(wake_timeout)
         try:
-            answer = await client.acomplete("Reply with OK.", max_new_tokens=8)
+            answer = await client.acomplete(
+                C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
+            )
         except HFSpacesError as exc:
             return client._core.report(None, exc)
         return client._core.report(answer, None)

@@ -16,8 +16,10 @@ Space URL it concerns, says what to do next (``hint``) and never contains a toke
     ├── SpaceResponseError        the answer is not what the protocol promises (shows an excerpt)
     └── StructuredOutputError     no valid structured answer after the re-asks (every attempt kept)
 
-Low-level ``httpx`` errors are translated in exactly one place (``client._failed``), and
-answers into errors in one place (``_policy.exchange``).
+Low-level ``httpx`` errors are translated in exactly one place (``_transport.failed``), and
+answers into errors in one place (``_policy.exchange``); a protocol's complaint becomes one of
+these in ``_flow.SpaceCore.error``. :data:`AVAILABILITY_ERRORS` are the failures that mean "this
+Space cannot answer now": fallbacks act on those only.
 """
 
 from __future__ import annotations

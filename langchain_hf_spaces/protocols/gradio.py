@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from langchain_hf_spaces._constants import DEFAULT_API_NAME
 from langchain_hf_spaces.protocols._base import (
     Generation,
     Protocol,
@@ -119,7 +120,7 @@ class GradioProtocol(Protocol):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        api_name = str(getattr(config, "api_name", None) or "/predict")
+        api_name = str(getattr(config, "api_name", None) or DEFAULT_API_NAME)
         self.api_name = "/" + api_name.strip("/")
         self.params: list[_Param] | None = None
 
