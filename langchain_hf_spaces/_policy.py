@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -171,7 +171,8 @@ def same_origin(a: str, b: str) -> bool:
     return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
-_AUTH_HEADERS = ("authorization", "x-hf-authorization")
+AUTH_HEADERS = ("authorization", "x-hf-authorization")
+"""Headers that carry the token; stripped on a redirect to another origin."""
 
 
 def exchange(
@@ -184,15 +185,20 @@ def exchange(
     headers: dict[str, str],
     stream: bool = False,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Flow:
     """Send one request with retries, wake-up waits and redirects; return the 2xx answer.
 
-    Raises the typed error for anything else.
+    Yields :class:`Send` and :class:`Sleep` (with the :class:`WaitEvent` that explains it) and
+    receives :class:`Received` / :class:`Failed` / ``None``. Raises the typed error for anything
+    but a 2xx answer. ``clock`` is read to measure waits (tests pass a fake one).
     """
     space_url = config.url
     attempts = 0
     retries = 0
     redirects = 0
+    polls = 0
+    started = clock()
     wake_started: float | None = None
     current_url = url
     current_headers = headers
@@ -200,6 +206,40 @@ def exchange(
 
     def err(cls: type[HFSpacesError], message: str, **kw: Any) -> HFSpacesError:
         return cls(message, tier=tier, url=space_url, **kw)
+
+    def retry(
+        reason: str, detail: str, status: int | None = None, retry_after: float | None = None
+    ) -> Sleep | None:
+        """The one retry decision: a Sleep before the next attempt, or None (give up)."""
+        nonlocal retries
+        if retries >= config.max_retries:
+            return None
+        if retry_after is not None and retry_after > config.max_retry_after:
+            return None
+        delay = retry_after if retry_after is not None else backoff(config, retries)
+        retries += 1
+        logger.info(
+            "Space %s (tier %s): %s (%s); retry %d/%d in %.2fs",
+            space_url,
+            tier,
+            reason.replace("_", " "),
+            detail,
+            retries,
+            config.max_retries,
+            delay,
+        )
+        event = WaitEvent(
+            reason=reason,
+            tier=tier,
+            url=space_url,
+            elapsed=clock() - started,
+            delay=delay,
+            attempt=retries,
+            max_attempts=config.max_retries,
+            detail=detail,
+            status_code=status,
+        )
+        return Sleep(delay, event)
 
     while True:
         attempts += 1
@@ -210,20 +250,9 @@ def exchange(
                     SpaceTimeoutError,
                     f"No answer from {current_url} within read_timeout={config.read_timeout}s.",
                 )
-            if retries < config.max_retries:
-                delay = backoff(config, retries)
-                retries += 1
-                logger.info(
-                    "Space %s (tier %s): %s (%s); retry %d/%d in %.2fs",
-                    space_url,
-                    tier,
-                    result.kind,
-                    result.detail,
-                    retries,
-                    config.max_retries,
-                    delay,
-                )
-                yield Sleep(delay)
+            sleep = retry("retrying", f"{result.kind}: {result.detail}")
+            if sleep is not None:
+                yield sleep
                 continue
             if result.kind == "connect_timeout":
                 raise err(
@@ -240,7 +269,8 @@ def exchange(
                 SpaceConnectionError, f"{what} ({result.detail}) after {attempts} attempt(s)."
             )
 
-        assert result is not None
+        if result is None:  # pragma: no cover - a driver bug, not a Space's answer
+            raise TypeError("exchange() was resumed without an outcome for its Send")
         status = result.status
         if 200 <= status < 300:
             if result.oversize:
@@ -265,7 +295,7 @@ def exchange(
                 target.startswith("http://") and not is_loopback_url(target)
             ):
                 current_headers = {
-                    k: v for k, v in current_headers.items() if k.lower() not in _AUTH_HEADERS
+                    k: v for k, v in current_headers.items() if k.lower() not in AUTH_HEADERS
                 }
                 notes.append("redirected to another host; the token was not sent there")
             logger.debug("Space %s (tier %s): redirect %d to %s", space_url, tier, status, target)
@@ -282,7 +312,7 @@ def exchange(
                     hint="Restart it from the Space's settings page on huggingface.co.",
                     status_code=status,
                 )
-            now = time.monotonic()
+            now = clock()
             if wake_started is None:
                 wake_started = now
             elapsed = now - wake_started
@@ -297,6 +327,7 @@ def exchange(
             delay = min(config.wake_poll_interval, remaining)
             if estimate is not None:
                 delay = min(max(estimate, 0.05), delay)
+            polls += 1
             logger.warning(
                 "Space %s (tier %s) is waking up: %.0fs elapsed of wake_timeout=%.0fs",
                 space_url,
@@ -305,27 +336,30 @@ def exchange(
                 config.wake_timeout,
             )
             attempts -= 1
-            yield Sleep(delay)
+            yield Sleep(
+                delay,
+                WaitEvent(
+                    reason="waking",
+                    tier=tier,
+                    url=space_url,
+                    elapsed=elapsed,
+                    delay=delay,
+                    budget=config.wake_timeout,
+                    attempt=polls,
+                    detail=f"HTTP {status}"
+                    + (f", estimated {estimate:.0f}s" if estimate is not None else ""),
+                    status_code=status,
+                ),
+            )
             continue
 
         message = error_message(result.body)
         detail = f": {message}" if message else ""
         if status == 429:
             retry_after = parse_retry_after(result.headers.get("retry-after"))
-            if retries < config.max_retries and (
-                retry_after is None or retry_after <= config.max_retry_after
-            ):
-                delay = retry_after if retry_after is not None else backoff(config, retries)
-                retries += 1
-                logger.info(
-                    "Space %s (tier %s): rate limited; retry %d/%d in %.2fs",
-                    space_url,
-                    tier,
-                    retries,
-                    config.max_retries,
-                    delay,
-                )
-                yield Sleep(delay)
+            sleep = retry("rate_limited", "HTTP 429", 429, retry_after)
+            if sleep is not None:
+                yield sleep
                 continue
             raise SpaceRateLimitError(
                 f"Rate limited (429) after {attempts} attempt(s){detail}.",
@@ -334,21 +368,12 @@ def exchange(
                 url=space_url,
                 status_code=429,
             )
-        queue_full = bool(message) and "queue is full" in (message or "").lower()
         if status >= 500:
-            if retries < config.max_retries:
-                delay = backoff(config, retries)
-                retries += 1
-                logger.info(
-                    "Space %s (tier %s): HTTP %d; retry %d/%d in %.2fs",
-                    space_url,
-                    tier,
-                    status,
-                    retries,
-                    config.max_retries,
-                    delay,
-                )
-                yield Sleep(delay)
+            queue_full = bool(message) and "queue is full" in (message or "").lower()
+            reason = "rate_limited" if queue_full else "retrying"
+            sleep = retry(reason, f"HTTP {status}", status)
+            if sleep is not None:
+                yield sleep
                 continue
             if queue_full:  # Gradio's queue: the Space works, it is busy
                 raise SpaceRateLimitError(
@@ -365,30 +390,46 @@ def exchange(
                 hint="Check the Space's logs on huggingface.co; it may be crashing or overloaded.",
                 status_code=status,
             )
-        had_token = any(k.lower() in _AUTH_HEADERS for k in current_headers)
-        if status in (401, 403):
-            if not had_token:
-                msg = (
-                    f"The Space refused the request ({status}): "
-                    "it is private and no token was sent."
-                )
-                hint = (
+        raise client_error(
+            status,
+            detail=detail,
+            body=result.body,
+            had_token=any(k.lower() in AUTH_HEADERS for k in current_headers),
+            url=current_url,
+            tier=tier,
+            space_url=space_url,
+        )
+
+
+def client_error(
+    status: int,
+    *,
+    detail: str,
+    body: bytes,
+    had_token: bool,
+    url: str,
+    tier: str | None,
+    space_url: str,
+) -> HFSpacesError:
+    """The typed error for a 4xx answer that is not retried (401, 403, 404, others)."""
+    kw: dict[str, Any] = {"tier": tier, "url": space_url, "status_code": status}
+    if status in (401, 403):
+        if not had_token:
+            return SpaceAuthError(
+                f"The Space refused the request ({status}): it is private and no token was sent.",
+                hint=(
                     "Set the Space's token (token=..., HF_SPACES_<TIER>_TOKEN, or HF_TOKEN) "
                     "to a Hugging Face token with read access."
-                )
-                raise err(SpaceAuthError, msg, hint=hint, status_code=status)
-            what = "rejected the token" if status == 401 else "denied access with this token"
-            raise err(SpaceAuthError, f"The Space {what} ({status}){detail}.", status_code=status)
-        if status == 404:
-            raise err(
-                SpaceNotFoundError,
-                f"Nothing at {current_url} (404){detail}.",
-                status_code=404,
+                ),
+                **kw,
             )
-        raise err(
-            SpaceResponseError,
-            f"The Space rejected the request with HTTP {status}{detail}.",
-            excerpt=None if message else excerpt(result.body),
-            hint="Check the prompt and parameters against what the Space accepts.",
-            status_code=status,
-        )
+        what = "rejected the token" if status == 401 else "denied access with this token"
+        return SpaceAuthError(f"The Space {what} ({status}){detail}.", **kw)
+    if status == 404:
+        return SpaceNotFoundError(f"Nothing at {url} (404){detail}.", **kw)
+    return SpaceResponseError(
+        f"The Space rejected the request with HTTP {status}{detail}.",
+        excerpt=None if detail else excerpt(body),
+        hint="Check the prompt and parameters against what the Space accepts.",
+        **kw,
+    )

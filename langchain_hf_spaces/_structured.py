@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from langchain_hf_spaces._constants import DEFAULT_STRUCTURED_RETRIES
 from langchain_hf_spaces.errors import StructuredOutputError
 
 __all__ = [
@@ -134,26 +135,47 @@ def _fail(
     )
 
 
-def structured_loop(
-    ask: Callable[[str], str],
+def structured_steps(
     prompt: str,
     model: type[M],
     *,
-    max_retries: int = 2,
+    max_retries: int = DEFAULT_STRUCTURED_RETRIES,
     tier: str | None = None,
     url: str | None = None,
-) -> M:
-    """Ask, parse, and re-ask with the errors up to ``max_retries`` times."""
+) -> Generator[str, str, M]:
+    """The re-ask loop with no I/O: yields each prompt to ask, receives the answer's text.
+
+    Returns the validated object, or raises :class:`StructuredOutputError` with every attempt.
+    """
     attempts: list[tuple[str, str]] = []
     current = structured_prompt(prompt, model)
     for _ in range(max_retries + 1):
-        text = ask(current)
+        text = yield current
         try:
             return parse_structured(text, model)
         except StructuredParseError as exc:
             attempts.append((text, exc.message))
             current = reask_prompt(prompt, model, text, exc.message)
     raise _fail(model, attempts, tier, url)
+
+
+def structured_loop(
+    ask: Callable[[str], str],
+    prompt: str,
+    model: type[M],
+    *,
+    max_retries: int = DEFAULT_STRUCTURED_RETRIES,
+    tier: str | None = None,
+    url: str | None = None,
+) -> M:
+    """Ask, parse, and re-ask with the errors up to ``max_retries`` times."""
+    steps = structured_steps(prompt, model, max_retries=max_retries, tier=tier, url=url)
+    question = next(steps)
+    while True:
+        try:
+            question = steps.send(ask(question))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
 
 async def astructured_loop(
@@ -161,18 +183,15 @@ async def astructured_loop(
     prompt: str,
     model: type[M],
     *,
-    max_retries: int = 2,
+    max_retries: int = DEFAULT_STRUCTURED_RETRIES,
     tier: str | None = None,
     url: str | None = None,
 ) -> M:
     """Async :func:`structured_loop`."""
-    attempts: list[tuple[str, str]] = []
-    current = structured_prompt(prompt, model)
-    for _ in range(max_retries + 1):
-        text = await ask(current)
+    steps = structured_steps(prompt, model, max_retries=max_retries, tier=tier, url=url)
+    question = next(steps)
+    while True:
         try:
-            return parse_structured(text, model)
-        except StructuredParseError as exc:
-            attempts.append((text, exc.message))
-            current = reask_prompt(prompt, model, text, exc.message)
-    raise _fail(model, attempts, tier, url)
+            question = steps.send(await ask(question))
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]

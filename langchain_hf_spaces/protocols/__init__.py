@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from langchain_hf_spaces.protocols._base import (
     StreamParser,
     error_message,
     excerpt,
+    json_or_none,
 )
 from langchain_hf_spaces.protocols._sse import SSEDecoder, SSEEvent
 from langchain_hf_spaces.protocols.generate import GenerateProtocol
@@ -48,10 +48,7 @@ PROTOCOLS: dict[str, type[Protocol]] = {
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
+    data = json_or_none(body)
     return data if isinstance(data, dict) else None
 
 

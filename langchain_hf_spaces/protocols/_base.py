@@ -28,6 +28,7 @@ __all__ = [
     "StreamParser",
     "error_message",
     "excerpt",
+    "json_or_none",
     "loads_json",
 ]
 
@@ -97,6 +98,14 @@ def loads_json(body: bytes | str) -> Any:
         raise ProtocolError("The Space sent an answer that is not valid JSON.", body) from None
 
 
+def json_or_none(body: bytes) -> Any:
+    """The JSON in ``body``, or ``None`` when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
 def error_message(body: bytes) -> str | None:
     """The ``error`` text of a JSON error body (HF, TGI, FastAPI ``detail``), if any."""
     try:
@@ -147,6 +156,8 @@ class Protocol(ABC):
     name: ClassVar[str]
     supports_streaming: ClassVar[bool] = False
     chat_native: ClassVar[bool] = False
+    auth_headers: ClassVar[tuple[str, ...]] = ("authorization",)
+    """Headers that carry ``Bearer <token>`` to this kind of Space."""
 
     def __init__(self, config: SpaceConfig) -> None:
         self.config = config
@@ -161,6 +172,15 @@ class Protocol(ABC):
 
     def setup(self, body: bytes) -> None:  # noqa: B027 - optional hook
         """Take the answer to :meth:`setup_request`."""
+
+    def info_request(self) -> RequestSpec | None:
+        """The request for what the Space says about its model, or ``None`` if it has none."""
+        return None
+
+    def parse_info(self, body: bytes) -> dict[str, Any] | None:
+        """The answer to :meth:`info_request` as a dict (``None`` when it is not one)."""
+        data = json_or_none(body)
+        return data if isinstance(data, dict) else None
 
     @abstractmethod
     def build_request(

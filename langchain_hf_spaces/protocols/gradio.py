@@ -114,6 +114,8 @@ class _GradioStream(StreamParser):
 class GradioProtocol(Protocol):
     name: ClassVar[str] = "gradio"
     supports_streaming: ClassVar[bool] = True
+    # Gradio apps on Spaces read the token from X-HF-Authorization too (gradio_client sends both).
+    auth_headers: ClassVar[tuple[str, ...]] = ("authorization", "x-hf-authorization")
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)

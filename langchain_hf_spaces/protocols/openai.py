@@ -18,6 +18,7 @@ from langchain_hf_spaces.protocols._base import (
     RequestSpec,
     StreamParser,
     int_or_none,
+    json_or_none,
     loads_json,
     str_or_none,
 )
@@ -186,6 +187,16 @@ class OpenAIProtocol(Protocol):
     def setup_request(self) -> RequestSpec | None:
         # Servers like vLLM want the exact model name: ask once when it was not configured.
         return RequestSpec("GET", MODELS_PATH) if self.model is None else None
+
+    def info_request(self) -> RequestSpec | None:
+        return RequestSpec("GET", MODELS_PATH)
+
+    def parse_info(self, body: bytes) -> dict[str, Any] | None:
+        """The first model the server lists."""
+        data = json_or_none(body)
+        models = data.get("data") if isinstance(data, dict) else None
+        first = models[0] if isinstance(models, list) and models else None
+        return first if isinstance(first, dict) else None
 
     def setup(self, body: bytes) -> None:
         data = loads_json(body)

@@ -126,6 +126,9 @@ class TGIProtocol(Protocol):
     def accepts(self, parameter: str) -> bool:
         return parameter in _TGI_PARAMETERS
 
+    def info_request(self) -> RequestSpec | None:
+        return RequestSpec("GET", "/info")
+
     def build_request(
         self, prompt: str, parameters: Mapping[str, Any], *, stream: bool = False
     ) -> RequestSpec:

@@ -1,0 +1,451 @@
+"""A whole call to a Space as one generator of actions. No I/O here.
+
+A call is: find the protocol (``auto`` probes once), set it up (read the API description once),
+send the request, follow up (Gradio's second request), and read the answer or its event stream.
+:func:`call_flow` writes that once, as a generator that yields actions and receives outcomes:
+
+====================  =============================================  ==========================
+action                the driver does                                and sends back
+====================  =============================================  ==========================
+:class:`Send`         one HTTP request                               :class:`Received`/`Failed`
+:class:`Sleep`        hands ``event`` to ``on_wait``, then sleeps     ``None``
+:class:`Read`         reads the next bytes of an open stream          ``bytes``, ``None`` at the
+                                                                     end, or :class:`Failed`
+:class:`Close`        closes an open stream                          ``None``
+:class:`Emit`         passes a piece of streamed text to the caller  ``None``
+====================  =============================================  ==========================
+
+The generator's return value is the call's result. ``client.py`` has the two drivers (sync and
+async), which differ only in how they send, read and sleep; ``tests/test_flow.py`` steps these
+generators with ``next()``/``send()``, with no socket and no sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
+from langchain_hf_spaces._constants import VERSION
+from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
+from langchain_hf_spaces._params import SAMPLING_PARAMETERS
+from langchain_hf_spaces._policy import (
+    AUTH_HEADERS,
+    Failed,
+    Outcome,
+    Send,
+    Sleep,
+    exchange,
+)
+from langchain_hf_spaces._stream import StreamCut, StreamReader
+from langchain_hf_spaces.config import SpaceConfig
+from langchain_hf_spaces.errors import (
+    HFSpacesError,
+    SpaceAuthError,
+    SpaceConfigError,
+    SpaceConnectionError,
+    SpaceInputError,
+    SpaceNotFoundError,
+    SpaceRateLimitError,
+    SpaceResponseError,
+    SpaceTimeoutError,
+)
+from langchain_hf_spaces.protocols import (
+    PROBES,
+    PROTOCOLS,
+    Generation,
+    Protocol,
+    ProtocolError,
+    RequestSpec,
+)
+
+__all__ = [
+    "Action",
+    "CallFlow",
+    "ChatCall",
+    "Close",
+    "Emit",
+    "Read",
+    "SpaceCore",
+    "TextCall",
+    "call_flow",
+    "info_flow",
+    "protocol_flow",
+]
+
+logger = logging.getLogger("langchain_hf_spaces")
+
+USER_AGENT = f"langchain-hf-spaces/{VERSION}"
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """Read the next bytes of the open stream ``stream`` (the handle a streamed Send gave)."""
+
+    stream: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the open stream ``stream`` (its connection goes back to the pool)."""
+
+    stream: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """A piece of the answer's text, for the caller of a streaming call."""
+
+    text: str
+
+
+Action = Send | Sleep | Read | Close | Emit
+CallFlow = Generator[Action, Any, _T]
+
+
+class SpaceCore:
+    """Everything about one Space that does no I/O: settings, protocol, headers, errors."""
+
+    __slots__ = ("_token", "clock", "config", "insecure", "protocol", "tier")
+
+    def __init__(
+        self, config: SpaceConfig, tier: str, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.config = config
+        self.tier = tier
+        self.clock = clock
+        self.protocol: Protocol | None = None
+        if config.protocol != "auto":
+            self.protocol = self._make(config.protocol)
+        # Work done once per Space rather than per request: the config is frozen.
+        self.insecure = config.sends_token_insecurely
+        self._token = config.token_source()
+
+    def _make(self, name: str) -> Protocol:
+        try:
+            return PROTOCOLS[name](self.config)
+        except KeyError:
+            raise SpaceConfigError(
+                f"protocol {name!r} is not supported.", tier=self.tier, url=self.config.url
+            ) from None
+
+    def set_protocol(self, name: str) -> Protocol:
+        self.protocol = self._make(name)
+        logger.info("Space %s (tier %s): detected protocol %r", self.config.url, self.tier, name)
+        return self.protocol
+
+    @property
+    def protocol_name(self) -> str:
+        return self.protocol.name if self.protocol is not None else self.config.protocol
+
+    def headers(self) -> dict[str, str]:
+        headers = {"accept": "application/json", "user-agent": USER_AGENT}
+        token = self._token()
+        if token:
+            if self.insecure:
+                raise SpaceConfigError(
+                    "Refusing to send the token over plain http to a non-loopback host.",
+                    tier=self.tier,
+                    url=self.config.url,
+                    hint="Use an https URL for this Space.",
+                )
+            # Until `auto` knows the protocol, every header a protocol may read the token from.
+            names = AUTH_HEADERS if self.protocol is None else self.protocol.auth_headers
+            for name in names:
+                headers[name] = f"Bearer {token}"
+        return headers
+
+    def exchange(self, spec: RequestSpec) -> CallFlow[Outcome]:
+        """One HTTP exchange of ``spec`` (retries, waking, redirects): see ``_policy``."""
+        headers = self.headers()
+        if spec.stream:
+            headers["accept"] = "text/event-stream"
+        headers.update(spec.extra_headers)
+        return exchange(
+            self.config,
+            tier=self.tier,
+            method=spec.method,
+            url=self.config.url + spec.path,
+            body=spec.json,
+            headers=headers,
+            stream=spec.stream,
+            clock=self.clock,
+        )
+
+    def validate(
+        self, prompt: Any, context: Mapping[str, Any] | None, parameters: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        cfg = self.config
+        prompt = validate_prompt(
+            prompt, max_chars=cfg.max_prompt_chars, tier=self.tier, url=cfg.url
+        )
+        params = validate_parameters(parameters, tier=self.tier, url=cfg.url)
+        return render_prompt(prompt, context, tier=self.tier, url=cfg.url), params
+
+    def validate_messages(
+        self, messages: Any, parameters: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        url = self.config.url
+        if not isinstance(messages, (list, tuple)) or not messages:
+            raise SpaceInputError("messages must be a non-empty list.", tier=self.tier, url=url)
+        out = []
+        for i, m in enumerate(messages):
+            if not isinstance(m, Mapping) or not isinstance(m.get("role"), str):
+                raise SpaceInputError(
+                    f"messages[{i}] must be a dict with a 'role'.", tier=self.tier, url=url
+                )
+            out.append(dict(m))
+        return out, validate_parameters(parameters, tier=self.tier, url=url)
+
+    def error(self, exc: ProtocolError) -> HFSpacesError:
+        """A protocol's complaint as the typed error users see."""
+        kw: dict[str, Any] = {"tier": self.tier, "url": self.config.url}
+        if exc.kind == "input":
+            return SpaceInputError(exc.message, **kw)
+        if exc.kind == "overloaded":
+            return SpaceRateLimitError(exc.message, hint="The Space is busy; retry later.", **kw)
+        if exc.kind == "app":
+            return SpaceResponseError(
+                exc.message,
+                excerpt=exc.excerpt,
+                hint="The Space's app failed on this request; check the Space's logs.",
+                **kw,
+            )
+        return SpaceResponseError(exc.message, excerpt=exc.excerpt, **kw)
+
+    def cut(self, chunks: int, reason: str) -> SpaceConnectionError:
+        return SpaceConnectionError(
+            f"The answer stream was cut after {chunks} chunk(s) ({reason}); the text received "
+            "so far was passed on, but the answer is incomplete.",
+            tier=self.tier,
+            url=self.config.url,
+            hint="Retry the request; if it keeps happening, check the Space's logs.",
+        )
+
+    def answer(self, gen: Generation, attempts: int, started: float) -> SpaceAnswer:
+        return SpaceAnswer(
+            text=gen.text,
+            tier=self.tier,
+            url=self.config.url,
+            revision=self.config.revision,
+            protocol=self.protocol_name,
+            latency=time.perf_counter() - started,
+            attempts=attempts,
+            finish_reason=gen.finish_reason,
+            prompt_tokens=gen.prompt_tokens,
+            completion_tokens=gen.completion_tokens,
+            tool_calls=[dict(c) for c in gen.tool_calls] if gen.tool_calls else None,
+        )
+
+    def report(self, answer: SpaceAnswer | None, exc: HFSpacesError | None) -> ConnectionReport:
+        base: dict[str, Any] = {
+            "tier": self.tier,
+            "url": self.config.url,
+            "protocol": self.protocol_name,
+            "revision": self.config.revision,
+        }
+        notes = []
+        if self.config.protocol == "auto" and self.protocol is not None:
+            notes.append(f"auto-detected protocol: {self.protocol.name}")
+        if answer is not None:
+            return ConnectionReport(
+                ok=True,
+                reachable=True,
+                auth_ok=True,
+                format_ok=True,
+                latency=answer.latency,
+                sample=answer.text[:80],
+                notes=notes,
+                **base,
+            )
+        if exc is None:  # pragma: no cover - callers pass one or the other
+            raise TypeError("report() needs an answer or an error")
+        reachable = not isinstance(exc, (SpaceConnectionError, SpaceTimeoutError))
+        return ConnectionReport(
+            ok=False,
+            reachable=reachable,
+            auth_ok=reachable and not isinstance(exc, SpaceAuthError),
+            format_ok=False,
+            error=exc.message,
+            error_type=type(exc).__name__,
+            hint=exc.hint,
+            notes=notes,
+            **base,
+        )
+
+
+class TextCall:
+    """A prompt to complete: builds the request for a protocol and parses its answer."""
+
+    __slots__ = ("hints", "params", "prompt")
+
+    def __init__(
+        self, prompt: str, params: dict[str, Any], hints: Mapping[str, Any] | None = None
+    ) -> None:
+        self.prompt = prompt
+        self.params = params
+        self.hints = hints
+
+    def build(self, proto: Protocol, *, stream: bool) -> RequestSpec:
+        params = self.params
+        if self.hints:
+            # Hints (a variation's seed, sampling on) go only where the Space can take them.
+            extra = {
+                k: v
+                for k, v in self.hints.items()
+                if k in SAMPLING_PARAMETERS and k not in params and proto.accepts(k)
+            }
+            params = {**params, **extra}
+        return proto.build_request(self.prompt, params, stream=stream)
+
+    def parse(self, proto: Protocol, body: bytes) -> Generation | RequestSpec:
+        return proto.parse_response(body, prompt=self.prompt)
+
+
+class ChatCall:
+    """OpenAI-format messages (and tools) for a chat-native protocol."""
+
+    __slots__ = ("messages", "params", "tool_choice", "tools")
+
+    prompt = ""
+
+    def __init__(
+        self,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        tools: Sequence[Mapping[str, Any]] | None,
+        tool_choice: str | Mapping[str, Any] | None,
+    ) -> None:
+        self.messages = messages
+        self.params = params
+        self.tools = tools
+        self.tool_choice = tool_choice
+
+    def build(self, proto: Protocol, *, stream: bool) -> RequestSpec:
+        if not proto.chat_native:
+            raise ProtocolError(
+                f"protocol {proto.name!r} is not chat-native: render the messages with a chat "
+                "template and call complete(), or use ChatHuggingFaceSpace, which does.",
+                kind="input",
+            )
+        return proto.build_chat_request(
+            self.messages,
+            self.params,
+            tools=self.tools,
+            tool_choice=self.tool_choice,
+            stream=stream,
+        )
+
+    def parse(self, proto: Protocol, body: bytes) -> Generation | RequestSpec:
+        return proto.parse_chat_response(body)
+
+
+Call = TextCall | ChatCall
+
+
+def _typed(core: SpaceCore, flow: CallFlow[_T]) -> CallFlow[_T]:
+    """Run ``flow``, turning the protocol's and the stream reader's errors into typed ones."""
+    try:
+        return (yield from flow)
+    except ProtocolError as exc:
+        raise core.error(exc) from None
+    except StreamCut as exc:
+        raise core.cut(exc.chunks, exc.reason) from None
+
+
+def _detect(core: SpaceCore) -> CallFlow[Protocol]:
+    for name, spec, matches in PROBES:
+        try:
+            outcome = yield from core.exchange(spec)
+        except (SpaceNotFoundError, SpaceResponseError):
+            continue
+        if matches(outcome.received.body):
+            return core.set_protocol(name)
+    return core.set_protocol("generate")
+
+
+def _protocol(core: SpaceCore) -> CallFlow[Protocol]:
+    proto = core.protocol
+    if proto is None:
+        proto = yield from _detect(core)
+    setup = proto.setup_request()
+    if setup is not None:
+        outcome = yield from core.exchange(setup)
+        proto.setup(outcome.received.body)
+    return proto
+
+
+def protocol_flow(core: SpaceCore) -> CallFlow[str]:
+    """Find (``auto``) and set up the Space's protocol; return its name."""
+    proto = yield from _typed(core, _protocol(core))
+    return proto.name
+
+
+def _read_stream(reader: StreamReader, stream: Any) -> CallFlow[Generation]:
+    """Read ``stream`` to its final event. On an error the driver closes it (it tracks every
+    open stream); on success it is closed here, before the answer is returned."""
+    while not reader.done:
+        data = yield Read(stream)
+        if isinstance(data, Failed):
+            raise reader.broken(data.detail)
+        deltas = reader.end() if data is None else reader.feed(data)
+        for delta in deltas:
+            yield Emit(delta)
+        if data is None:
+            break
+    yield Close(stream)
+    return reader.result()
+
+
+def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
+    proto = yield from _protocol(core)
+    spec = call.build(proto, stream=stream and proto.supports_streaming)
+    started = time.perf_counter()
+    attempts = 0
+    while True:
+        outcome = yield from core.exchange(spec)
+        attempts += outcome.attempts
+        if spec.stream:
+            parser = proto.stream_parser(prompt=call.prompt if isinstance(call, TextCall) else "")
+            reader = StreamReader(parser, max_bytes=core.config.max_response_bytes)
+            gen = yield from _read_stream(reader, outcome.response)
+            break
+        nxt = call.parse(proto, outcome.received.body)
+        if isinstance(nxt, Generation):
+            gen = nxt
+            if stream and gen.text:
+                yield Emit(gen.text)
+            break
+        spec = nxt
+    return core.answer(gen, attempts, started)
+
+
+def call_flow(core: SpaceCore, call: Call, *, stream: bool) -> CallFlow[SpaceAnswer]:
+    """The whole call: protocol, setup, request, follow-ups, stream. Returns the answer.
+
+    With ``stream``, the text is also emitted piece by piece as it arrives (a protocol that
+    cannot stream emits the whole text once).
+    """
+    return _typed(core, _call(core, call, stream))
+
+
+def _info(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:
+    proto = yield from _protocol(core)
+    spec = proto.info_request()
+    if spec is None:
+        return None
+    try:
+        outcome = yield from core.exchange(spec)
+    except (SpaceNotFoundError, SpaceResponseError):
+        return None
+    return proto.parse_info(outcome.received.body)
+
+
+def info_flow(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:
+    """What the Space says about its model (TGI ``/info``, an OpenAI Space's first model)."""
+    return _typed(core, _info(core))

@@ -1,0 +1,341 @@
+"""The I/O: shared httpx pools and the two drivers that carry out a call flow's actions.
+
+:func:`drive` (sync) and :func:`adrive` (async) are the only places that send, read, sleep or
+close; everything they decide on comes from the flow (``_flow``) and the exchange (``_policy``).
+Both are generators that pass on the flow's :class:`~langchain_hf_spaces._flow.Emit` texts and
+end with one :class:`Done` holding the flow's result. httpx errors are translated in exactly one
+place, :func:`failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._flow import CallFlow, Close, Emit, Read, SpaceCore
+from langchain_hf_spaces._policy import Failed, Received, Send, Sleep, WaitEvent
+
+__all__ = ["Done", "HTTPPool", "adrive", "aresult", "drive", "failed", "result"]
+
+_T = TypeVar("_T")
+OnWait = Callable[[WaitEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Done(Generic[_T]):
+    """The last item a driver yields: the flow's result."""
+
+    value: _T
+
+
+def failed(exc: httpx.HTTPError) -> Failed:
+    """Translate a transport error (the one place httpx errors are mapped)."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Failed("connect_timeout", type(exc).__name__)
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
+        return Failed("read_timeout", type(exc).__name__)
+    if isinstance(exc, httpx.ConnectError):
+        return Failed("connect", type(exc).__name__)
+    return Failed("broken", type(exc).__name__)
+
+
+class _Body:
+    """A non-streamed answer body, read up to the size cap (no I/O: the drivers feed it)."""
+
+    __slots__ = ("buf", "cap", "oversize", "response")
+
+    def __init__(self, response: httpx.Response, cap: int) -> None:
+        self.response = response
+        self.cap = cap
+        self.buf = bytearray()
+        length = response.headers.get("content-length")
+        self.oversize = length is not None and length.isdigit() and int(length) > cap
+
+    def add(self, chunk: bytes) -> bool:
+        """Take a chunk; False once the body is over the cap (stop reading)."""
+        self.buf += chunk
+        if len(self.buf) > self.cap:
+            self.oversize = True
+        return not self.oversize
+
+    def received(self) -> Received:
+        r = self.response
+        if self.oversize:
+            return Received(r.status_code, r.headers, b"", oversize=True)
+        return Received(r.status_code, r.headers, bytes(self.buf))
+
+
+class _SyncStream:
+    __slots__ = ("_chunks", "_response")
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._chunks = response.iter_bytes()
+
+    def read(self) -> bytes | Failed | None:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            return None
+        except httpx.HTTPError as exc:
+            return Failed("broken", type(exc).__name__)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class _AsyncStream:
+    __slots__ = ("_chunks", "_release", "_response")
+
+    def __init__(self, response: httpx.Response, release: Callable[[], None]) -> None:
+        self._response = response
+        self._chunks = response.aiter_bytes()
+        self._release: Callable[[], None] | None = release
+
+    async def read(self) -> bytes | Failed | None:
+        try:
+            return await self._chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+        except httpx.HTTPError as exc:
+            return Failed("broken", type(exc).__name__)
+
+    async def close(self) -> None:
+        try:
+            await self._response.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+def _limits() -> httpx.Limits:
+    return httpx.Limits(
+        max_connections=C.DEFAULT_MAX_CONNECTIONS,
+        max_keepalive_connections=C.DEFAULT_MAX_KEEPALIVE_CONNECTIONS,
+    )
+
+
+def _timeout(core: SpaceCore) -> httpx.Timeout:
+    cfg = core.config
+    return httpx.Timeout(
+        connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=None
+    )
+
+
+class HTTPPool:
+    """Lazily created, shared httpx clients: one sync, one async per event loop."""
+
+    def __init__(
+        self,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._sync = http_client
+        self._own_sync = http_client is None
+        self._async = async_http_client
+        self._own_async = async_http_client is None
+        self._async_loop: asyncio.AbstractEventLoop | None = None
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def gate(self) -> asyncio.Semaphore:
+        """Admission to the async pool, one per event loop.
+
+        httpx's pool scans every waiting request each time a connection frees up, so a burst of
+        thousands of coroutines slows to a crawl inside it; waiting here instead keeps its queue
+        no longer than its connection limit.
+        """
+        loop = asyncio.get_running_loop()
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates.setdefault(loop, asyncio.Semaphore(C.DEFAULT_MAX_CONNECTIONS))
+        return gate
+
+    def sync(self) -> httpx.Client:
+        client = self._sync
+        if client is None:
+            with self._lock:
+                if self._sync is None:
+                    self._sync = httpx.Client(limits=_limits(), follow_redirects=False)
+                client = self._sync
+        return client
+
+    def async_(self) -> httpx.AsyncClient:
+        client = self._async
+        if not self._own_async and client is not None:
+            return client
+        loop = asyncio.get_running_loop()
+        if client is None or self._async_loop is not loop:
+            with self._lock:
+                if self._async is None or self._async_loop is not loop:
+                    # A client is bound to the loop that made it; a new loop needs a new one.
+                    self._async = httpx.AsyncClient(limits=_limits(), follow_redirects=False)
+                    self._async_loop = loop
+                client = self._async
+        return client
+
+    def close(self) -> None:
+        if self._own_sync and self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        if self._own_async and self._async is not None:
+            await self._async.aclose()
+            self._async = None
+        self.close()
+
+
+def drive(
+    pool: HTTPPool, core: SpaceCore, flow: CallFlow[_T], on_wait: OnWait | None
+) -> Iterator[str | Done[_T]]:
+    """Carry out ``flow`` with the sync httpx client: yield its texts, then ``Done(result)``."""
+    client = pool.sync()
+    timeout = _timeout(core)
+    cap = core.config.max_response_bytes
+    opened: list[_SyncStream] = []
+    outcome: Any = None
+    try:
+        while True:
+            try:
+                action = flow.send(outcome)
+            except StopIteration as stop:
+                yield Done(stop.value)
+                return
+            outcome = None
+            if isinstance(action, Send):
+                try:
+                    request = client.build_request(
+                        action.method,
+                        action.url,
+                        json=action.json,
+                        headers=action.headers,
+                        timeout=timeout,
+                    )
+                    response = client.send(request, stream=True)
+                    if action.stream and 200 <= response.status_code < 300:
+                        stream = _SyncStream(response)
+                        opened.append(stream)
+                        outcome = Received(response.status_code, response.headers, b"", stream)
+                    else:
+                        try:
+                            body = _Body(response, cap)
+                            if not body.oversize:
+                                for chunk in response.iter_bytes():
+                                    if not body.add(chunk):
+                                        break
+                            outcome = body.received()
+                        finally:
+                            response.close()
+                except httpx.HTTPError as exc:
+                    outcome = failed(exc)
+            elif isinstance(action, Read):
+                outcome = action.stream.read()
+            elif isinstance(action, Emit):
+                yield action.text
+            elif isinstance(action, Sleep):
+                if on_wait is not None and action.event is not None:
+                    on_wait(action.event)
+                time.sleep(action.seconds)
+            elif isinstance(action, Close):
+                action.stream.close()
+                opened.remove(action.stream)
+    finally:
+        flow.close()
+        for stream in opened:
+            stream.close()
+
+
+async def adrive(
+    pool: HTTPPool, core: SpaceCore, flow: CallFlow[_T], on_wait: OnWait | None
+) -> AsyncIterator[str | Done[_T]]:
+    """Async :func:`drive`: sends through the pool's admission gate."""
+    client = pool.async_()
+    gate = pool.gate()
+    timeout = _timeout(core)
+    cap = core.config.max_response_bytes
+    opened: list[_AsyncStream] = []
+    outcome: Any = None
+    try:
+        while True:
+            try:
+                action = flow.send(outcome)
+            except StopIteration as stop:
+                yield Done(stop.value)
+                return
+            outcome = None
+            if isinstance(action, Send):
+                await gate.acquire()
+                held = True
+                try:
+                    request = client.build_request(
+                        action.method,
+                        action.url,
+                        json=action.json,
+                        headers=action.headers,
+                        timeout=timeout,
+                    )
+                    response = await client.send(request, stream=True)
+                    if action.stream and 200 <= response.status_code < 300:
+                        # The stream keeps its place in the pool until it is closed.
+                        stream = _AsyncStream(response, gate.release)
+                        held = False
+                        opened.append(stream)
+                        outcome = Received(response.status_code, response.headers, b"", stream)
+                    else:
+                        try:
+                            body = _Body(response, cap)
+                            if not body.oversize:
+                                async for chunk in response.aiter_bytes():
+                                    if not body.add(chunk):
+                                        break
+                            outcome = body.received()
+                        finally:
+                            await response.aclose()
+                except httpx.HTTPError as exc:
+                    outcome = failed(exc)
+                finally:
+                    if held:
+                        gate.release()
+            elif isinstance(action, Read):
+                outcome = await action.stream.read()
+            elif isinstance(action, Emit):
+                yield action.text
+            elif isinstance(action, Sleep):
+                if on_wait is not None and action.event is not None:
+                    on_wait(action.event)
+                await asyncio.sleep(action.seconds)
+            elif isinstance(action, Close):
+                await action.stream.close()
+                opened.remove(action.stream)
+    finally:
+        flow.close()
+        for stream in opened:
+            await stream.close()
+
+
+def result(items: Iterator[str | Done[_T]]) -> _T:
+    """Run a driver to its end; the flow's result."""
+    for item in items:
+        if isinstance(item, Done):
+            return item.value
+    raise RuntimeError("the call flow ended without a result")  # pragma: no cover
+
+
+async def aresult(items: AsyncIterator[str | Done[_T]]) -> _T:
+    """Async :func:`result`."""
+    async for item in items:
+        if isinstance(item, Done):
+            return item.value
+    raise RuntimeError("the call flow ended without a result")  # pragma: no cover
