@@ -102,13 +102,13 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
     context = parse_context(args.context)
     params = generation_parameters(args)
     settings = load_settings(args)
-    with SpacesClient(settings) as spaces:
+    with wait_progress(console) as progress, SpacesClient(settings, on_wait=progress) as spaces:
         # An unknown tier, disabled settings or a bad parameter: exit 2 before anything is
         # sent or written.
         check_parameters(spaces.space(args.tier), params)
         records, pending = _resume(output, prompts, restart=args.restart, console=console)
         bar = ProgressBar(console, len(pending), enabled=not args.no_progress)
-        with wait_progress(console), output.open("a", encoding="utf-8") as sink:
+        with output.open("a", encoding="utf-8") as sink:
             try:
                 asyncio.run(_run_batch(spaces, pending, args, context, params, records, sink, bar))
             finally:

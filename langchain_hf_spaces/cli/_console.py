@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import TextIO
 
+from langchain_hf_spaces import WaitEvent
 from langchain_hf_spaces.errors import HFSpacesError
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "WaitProgress",
     "error_line",
     "setup_logging",
+    "wait_line",
     "wait_progress",
 ]
 
@@ -41,7 +43,6 @@ EXIT_INTERRUPTED = 130
 
 PROG = "hf-spaces"
 _LOGGER = "langchain_hf_spaces"
-_WAKE_MESSAGE = "Space %s (tier %s) is waking up"
 
 
 class UsageError(Exception):
@@ -89,56 +90,48 @@ def error_line(exc: HFSpacesError) -> str:
     return f"[{', '.join(where)}] {exc.message}" if where else exc.message
 
 
-class WaitProgress(logging.Handler):
-    """Turns the core's "is waking up" warnings into a progress line on stderr.
+class WaitProgress:
+    """Draws the client's wait events (its ``on_wait`` callback) as a progress line on stderr.
 
-    On a terminal the line is redrawn in place every half second (elapsed time ticking);
-    otherwise one line is written per poll.
+    A waking Space: ``  base: the Space is waking up: 14s elapsed of wake_timeout=300s``,
+    redrawn in place every half second on a terminal (elapsed time ticking), otherwise one
+    line per poll. A retry: ``  base: rate limited, retry 1/2 in 0.5s`` (or the failure, such
+    as ``HTTP 503``, instead of "rate limited"). A place in the Space's queue: its position.
+    Safe to call from any thread.
     """
 
     def __init__(self, console: Console) -> None:
-        super().__init__(level=logging.WARNING)
         self.console = console
         self._lock = threading.Lock()
-        self._state: tuple[str, float, float] | None = None  # tier, started, wake_timeout
+        self._state: tuple[WaitEvent, float] | None = None  # the last event, when it began
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if not isinstance(record.msg, str) or not record.msg.startswith(_WAKE_MESSAGE):
-            return
-        args = record.args
-        if not isinstance(args, tuple) or len(args) != 4:
-            return
-        _url, tier, elapsed, timeout = args
-        if not isinstance(elapsed, (int, float)) or not isinstance(timeout, (int, float)):
-            return
-        started = time.monotonic() - float(elapsed)
+    def __call__(self, event: WaitEvent) -> None:
+        started = time.monotonic() - event.elapsed
         with self._lock:
-            self._state = (str(tier), started, float(timeout))
-        if self.console.live:
-            self._draw()
-            if self._ticker is None:
-                self._stop.clear()
-                self._ticker = threading.Thread(target=self._tick, daemon=True)
-                self._ticker.start()
-        else:
+            self._state = (event, started)
+        if not self.console.live:
             self.console.note(self._line())
+            return
+        self._draw()
+        if event.reason in _TICKING and self._ticker is None:
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
 
     def _line(self) -> str:
         with self._lock:
             if self._state is None:
                 return ""
-            tier, started, timeout = self._state
-        elapsed = time.monotonic() - started
-        return (
-            f"  {tier}: the Space is waking up: {elapsed:.0f}s elapsed "
-            f"of wake_timeout={timeout:.0f}s"
-        )
+            event, started = self._state
+        return wait_line(event, time.monotonic() - started)
 
     def _draw(self) -> None:
-        self.console.err.write("\r\x1b[2K" + self._line())
-        self.console.err.flush()
+        line = self._line()
+        with self._lock:
+            self.console.err.write("\r\x1b[2K" + line)
+            self.console.err.flush()
 
     def _tick(self) -> None:
         while not self._stop.wait(0.5):
@@ -152,23 +145,39 @@ class WaitProgress(logging.Handler):
             ticker.join(1.0)
             self._ticker = None
         with self._lock:
-            was_waking = self._state is not None
+            was_waiting = self._state is not None
             self._state = None
-        if was_waking and self.console.live:
+        if was_waiting and self.console.live:
             self.console.err.write("\r\x1b[2K")
             self.console.err.flush()
 
 
+_TICKING = ("waking", "queued")
+"""Waits whose line shows a running clock (redrawn on a terminal)."""
+
+
+def wait_line(event: WaitEvent, elapsed: float) -> str:
+    """The progress line for one wait event, ``elapsed`` seconds into that kind of wait."""
+    who = event.tier or event.url
+    if event.reason == "waking":
+        budget = "" if event.budget is None else f" of wake_timeout={event.budget:.0f}s"
+        return f"  {who}: the Space is waking up: {elapsed:.0f}s elapsed{budget}"
+    if event.reason == "queued":
+        where = f" ({event.detail})" if event.detail else ""
+        return f"  {who}: waiting in the Space's queue{where}: {elapsed:.0f}s elapsed"
+    why = "rate limited" if event.reason == "rate_limited" else event.detail or "failed"
+    of = "" if event.max_attempts is None else f"/{event.max_attempts}"
+    return f"  {who}: {why}, retry {event.attempt}{of} in {event.delay:.1f}s"
+
+
 @contextlib.contextmanager
 def wait_progress(console: Console) -> Iterator[WaitProgress]:
-    handler = WaitProgress(console)
-    logger = logging.getLogger(_LOGGER)
-    logger.addHandler(handler)
+    """A :class:`WaitProgress` to pass as ``on_wait``; its line is ended on the way out."""
+    progress = WaitProgress(console)
     try:
-        yield handler
+        yield progress
     finally:
-        handler.finish()
-        logger.removeHandler(handler)
+        progress.finish()
 
 
 class _Quiet(logging.Handler):

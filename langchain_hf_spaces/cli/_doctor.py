@@ -228,7 +228,7 @@ def _doctor_tier(
         result.error = failed.detail
         result.hint = failed.hint
         return result
-    with SpaceClient(cfg, tier=tier) as client:
+    with SpaceClient(cfg, tier=tier, on_wait=progress) as client:
         try:
             report = client.test_connection(wake_timeout=wake_timeout)
         finally:

@@ -67,7 +67,7 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
     params = generation_parameters(args)
     schema = _read_schema(args.schema) if args.schema else None
     settings = load_settings(args)
-    with SpacesClient(settings) as spaces, wait_progress(console) as progress:
+    with wait_progress(console) as progress, SpacesClient(settings, on_wait=progress) as spaces:
         if schema is not None:
             result = spaces.generate_structure(
                 prompt, schema, tier=args.tier, context=context, **params
