@@ -1,0 +1,438 @@
+"""``hf-spaces doctor``: check the settings, the environment and every tier, step by step.
+
+Each tier: URL form, DNS, connect, TLS (done here with the standard library, so that a failure
+names its step), then auth, protocol and a tiny generation (``SpaceClient.test_connection``).
+Every failure comes with a hint naming the user's own settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import ssl
+import stat
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
+
+from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces.cli._console import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    Console,
+    UsageError,
+    WaitProgress,
+    error_line,
+    wait_progress,
+)
+from langchain_hf_spaces.cli._options import config_path
+from langchain_hf_spaces.cli._toml import has_tokens, read_raw
+from langchain_hf_spaces.client import ConnectionReport, SpaceClient
+from langchain_hf_spaces.config import SpaceConfig, SpacesSettings, is_loopback_url
+from langchain_hf_spaces.errors import (
+    SpaceAuthError,
+    SpaceConfigError,
+    SpaceNotFoundError,
+    SpaceResponseError,
+    SpacesDisabledError,
+    SpaceTimeoutError,
+    SpaceUnavailableError,
+)
+
+__all__ = ["Check", "TierResult", "cmd_doctor"]
+
+_TOKENS_PAGE = "https://huggingface.co/settings/tokens"
+
+
+@dataclass
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    status: str  # "ok", "warn", "fail" or "skip"
+    detail: str
+    hint: str | None = None
+
+
+@dataclass
+class TierResult:
+    """What the doctor found for one tier: its checks and the outcome of the generation."""
+
+    tier: str
+    url: str
+    checks: list[Check] = field(default_factory=list)
+    protocol: str | None = None
+    latency: float | None = None
+    error: str | None = None
+    error_type: str | None = None
+    hint: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.status != "fail" for c in self.checks)
+
+    def summary(self) -> str:
+        if self.ok:
+            ms = f"{(self.latency or 0) * 1000:.0f} ms"
+            return f"{self.tier:<12} OK    {self.url}  ({self.protocol}, {ms})"
+        return f"{self.tier:<12} FAIL  {self.url}  {self.error_type}: {self.error}"
+
+
+def _token_source(cfg: SpaceConfig) -> tuple[str, bool]:
+    """How the tier's token is found (never the token) and whether one is available now."""
+    if cfg.has_token_provider:
+        return "a token provider", True
+    if cfg.token is not None:
+        return "the token stored in the settings", True
+    name = cfg.token_env or C.TOKEN_ENV_FALLBACK
+    present = bool(os.environ.get(name))
+    return f"${name} ({'set' if present else 'not set'})", present
+
+
+def _specific_hint(tier: str, cfg: SpaceConfig, report: ConnectionReport) -> str | None:
+    """The troubleshooting advice for this failure, naming this tier's settings."""
+    source, has_token = _token_source(cfg)
+    env_name = cfg.token_env or C.TOKEN_ENV_FALLBACK
+    kind = report.error_type
+    if kind == SpaceAuthError.__name__:
+        if not has_token:
+            return (
+                f"No token was sent: export {env_name}=<a read token from {_TOKENS_PAGE}> "
+                f"(or set token_env in [tiers.{tier}])."
+            )
+        return (
+            f"The token from {source.split(' ')[0]} was refused: create a token with read access "
+            f"to this Space at {_TOKENS_PAGE} and export it as {env_name}."
+        )
+    if kind == SpaceNotFoundError.__name__:
+        extra = "" if has_token else " A private Space also answers 404 when no token is sent."
+        return (
+            f"Nothing answers at {cfg.url}{cfg.endpoint}: check the Space URL and the endpoint "
+            f"in [tiers.{tier}] (default {C.DEFAULT_ENDPOINT}).{extra}"
+        )
+    if kind == SpaceResponseError.__name__:
+        return (
+            f"The Space answered, but not in the {report.protocol!r} format: set protocol = "
+            f'"auto" in [tiers.{tier}] to detect it, or check the Space\'s API. '
+            f"({report.hint})"
+        )
+    if kind == SpaceUnavailableError.__name__ and report.error and "asleep" in report.error:
+        return (
+            f"Open {cfg.url} in a browser to wake the Space, or rerun with "
+            f"`{PROG} doctor --wake-timeout 600`."
+        )
+    if kind == SpaceTimeoutError.__name__:
+        return (
+            f"{report.hint} Current timeouts: connect_timeout={cfg.connect_timeout}s, "
+            f"read_timeout={cfg.read_timeout}s."
+        )
+    return report.hint
+
+
+def _network_checks(cfg: SpaceConfig) -> tuple[list[Check], bool]:
+    """URL form, DNS, connect and TLS; the bool says whether the Space is worth calling."""
+    checks: list[Check] = []
+    parts = urlsplit(cfg.url)
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    if cfg.sends_token_insecurely:
+        checks.append(
+            Check(
+                "url",
+                "fail",
+                f"{cfg.endpoint_url}: plain http to a non-loopback host would expose the token",
+                "Use the Space's https URL.",
+            )
+        )
+    else:
+        if host.endswith(".hf.space"):
+            form = "a Hugging Face Space URL"
+        elif is_loopback_url(cfg.url):
+            form = "loopback, this machine"
+        else:
+            form = "a custom https URL" if https else "a plain http URL (allow_insecure_http)"
+        checks.append(Check("url", "ok", f"{cfg.endpoint_url} ({form})"))
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        checks.append(
+            Check(
+                "dns",
+                "fail",
+                f"cannot resolve {host}: {getattr(exc, 'strerror', None) or exc}",
+                "Check the Space name in the URL (https://<user>-<space>.hf.space, lower case) "
+                "and your network or proxy.",
+            )
+        )
+        return checks, False
+    address = str(infos[0][4][0]) if infos else host
+    checks.append(Check("dns", "ok", f"{host} -> {address}"))
+    started = time.perf_counter()
+    try:
+        sock = socket.create_connection((host, port), timeout=cfg.connect_timeout)
+    except OSError as exc:
+        checks.append(
+            Check(
+                "connect",
+                "fail",
+                f"cannot connect to {host}:{port}: {exc.strerror or exc}",
+                "Check that the Space is running (open its page) and that outgoing "
+                "connections to it are allowed (firewall, proxy).",
+            )
+        )
+        return checks, False
+    with sock:
+        ms = (time.perf_counter() - started) * 1000
+        checks.append(Check("connect", "ok", f"{host}:{port} in {ms:.0f} ms"))
+        if not https:
+            checks.append(Check("tls", "skip", "plain http (no TLS)"))
+            return checks, True
+        try:
+            context = ssl.create_default_context()
+            with context.wrap_socket(sock, server_hostname=host) as tls:
+                checks.append(Check("tls", "ok", f"{tls.version()}, certificate valid for {host}"))
+        except ssl.SSLCertVerificationError as exc:
+            checks.append(
+                Check(
+                    "tls",
+                    "fail",
+                    f"the certificate of {host} is not trusted: {exc.verify_message}",
+                    "Check the URL; behind a TLS-intercepting proxy point SSL_CERT_FILE at its "
+                    "CA bundle; check the system clock.",
+                )
+            )
+            return checks, False
+        except (ssl.SSLError, OSError) as exc:
+            checks.append(Check("tls", "fail", f"TLS handshake with {host} failed: {exc}", None))
+            return checks, False
+    return checks, True
+
+
+def _doctor_tier(
+    tier: str, cfg: SpaceConfig, wake_timeout: float | None, progress: WaitProgress
+) -> TierResult:
+    result = TierResult(tier=tier, url=cfg.url)
+    checks, reachable = _network_checks(cfg)
+    result.checks.extend(checks)
+    source, has_token = _token_source(cfg)
+    if not reachable:
+        for name in ("auth", "protocol", "generation"):
+            result.checks.append(Check(name, "skip", "not tried: the Space is not reachable"))
+        failed = next(c for c in checks if c.status == "fail")
+        result.error_type = "SpaceConnectionError"
+        result.error = failed.detail
+        result.hint = failed.hint
+        return result
+    with SpaceClient(cfg, tier=tier, on_wait=progress) as client:
+        try:
+            report = client.test_connection(wake_timeout=wake_timeout)
+        finally:
+            progress.finish()
+    result.protocol = report.protocol
+    result.latency = report.latency
+    auto = " (auto-detected)" if cfg.protocol == "auto" and report.protocol != "auto" else ""
+    if report.ok:
+        result.checks.append(
+            Check("auth", "ok", f"token from {source}" if has_token else "public (no token sent)")
+        )
+        result.checks.append(Check("protocol", "ok", f"{report.protocol}{auto}"))
+        ms = (report.latency or 0) * 1000
+        result.checks.append(Check("generation", "ok", f"{ms:.0f} ms: {report.sample!r}"))
+        return result
+    hint = _specific_hint(tier, cfg, report)
+    result.error, result.error_type, result.hint = report.error, report.error_type, hint
+    if report.error_type == SpaceAuthError.__name__:
+        result.checks.append(Check("auth", "fail", f"refused; token from {source}", hint))
+    elif report.auth_ok:
+        result.checks.append(Check("auth", "ok", f"token from {source}"))
+    else:
+        result.checks.append(Check("auth", "skip", f"unknown; token from {source}"))
+    if report.error_type in (SpaceResponseError.__name__, SpaceNotFoundError.__name__):
+        result.checks.append(
+            Check("protocol", "fail", f"{report.protocol}{auto}: {report.error}", hint)
+        )
+    else:
+        result.checks.append(Check("protocol", "skip", f"{report.protocol}{auto}"))
+    shown = any(c.hint for c in result.checks)
+    result.checks.append(
+        Check("generation", "fail", f"{report.error_type}: {report.error}", None if shown else hint)
+    )
+    return result
+
+
+def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSettings | None]:
+    checks: list[Check] = []
+    explicit = args.config or os.environ.get("HF_SPACES_CONFIG")
+    path = config_path(args)
+    file_ok = True
+    if not path.exists():
+        if explicit:
+            checks.append(
+                Check(
+                    "settings file",
+                    "fail",
+                    f"{path} does not exist",
+                    "Check --config / HF_SPACES_CONFIG, or create it with `hf-spaces init`.",
+                )
+            )
+            file_ok = False
+        else:
+            checks.append(
+                Check(
+                    "settings file",
+                    "warn",
+                    f"no {C.CONFIG_FILE_NAME} here; using HF_SPACES_* variables only",
+                    f"Run `{PROG} init` to write one.",
+                )
+            )
+    else:
+        try:
+            raw = read_raw(path)
+        except UsageError as exc:
+            checks.append(Check("settings file", "fail", exc.message, exc.hint))
+            raw = None
+            file_ok = False
+        if raw is not None:
+            version = raw.get("version", 0)
+            detail = f"{path} (version {version})"
+            if isinstance(version, int) and version < C.CONFIG_FILE_VERSION:
+                checks.append(
+                    Check(
+                        "settings file",
+                        "warn",
+                        f"{detail}: an older format, migrated when read",
+                        f"Run `{PROG} init` to migrate the file itself.",
+                    )
+                )
+            else:
+                checks.append(Check("settings file", "ok", detail))
+            if has_tokens(raw):
+                mode = stat.S_IMODE(path.stat().st_mode)
+                if mode & 0o077:
+                    checks.append(
+                        Check(
+                            "file mode",
+                            "fail",
+                            f"{path} holds tokens but has mode {mode:04o} (others can read it)",
+                            f"chmod 600 {path}",
+                        )
+                    )
+                else:
+                    checks.append(Check("file mode", "ok", f"holds tokens; mode {mode:04o}"))
+    names = sorted(k for k in os.environ if k.startswith(C.ENV_PREFIX))
+    hf_token = "set" if os.environ.get(C.TOKEN_ENV_FALLBACK) else "not set"
+    checks.append(
+        Check(
+            "environment",
+            "ok",
+            f"{C.TOKEN_ENV_FALLBACK} {hf_token}; "
+            f"{C.ENV_PREFIX}* variables: {', '.join(names) if names else 'none'}",
+        )
+    )
+    if not file_ok:
+        checks.append(Check("settings", "skip", "not loaded: the settings file has a problem"))
+        return checks, None
+    try:
+        settings = SpacesSettings.load(path if path.exists() else None)
+    except SpaceConfigError as exc:
+        checks.append(Check("settings", "fail", error_line(exc), exc.hint or None))
+        return checks, None
+    checks.append(
+        Check(
+            "settings",
+            "ok",
+            f"tier(s) {', '.join(settings.tiers) or 'none'}; default tier {settings.default_tier}",
+        )
+    )
+    if settings.enabled:
+        checks.append(Check("enabled", "ok", "enabled = true"))
+    else:
+        checks.append(
+            Check(
+                "enabled",
+                "fail",
+                "enabled = false: every call raises SpacesDisabledError",
+                SpacesDisabledError.default_hint,
+            )
+        )
+    return checks, settings
+
+
+_MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
+
+
+def _print_checks(console: Console, checks: Sequence[Check]) -> None:
+    for check in checks:
+        console.print(f"  {_MARKS[check.status]}  {check.name:<14} {check.detail}")
+        if check.hint and check.status in ("fail", "warn"):
+            console.print(f"        {'':<14} hint: {check.hint}")
+
+
+def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
+    """Check everything and print the report (see ``hf-spaces doctor --help``)."""
+    checks, settings = _settings_checks(args)
+    results: list[TierResult] = []
+    if settings is not None:
+        names = list(settings.tiers)
+        if args.tier is not None:
+            settings.space(args.tier)  # a SpaceConfigError (exit 2) for an unknown tier
+            names = [args.tier]
+        if not args.json:
+            console.print("Settings")
+            _print_checks(console, checks)
+            console.out.flush()
+        with wait_progress(console) as progress:
+            for name in names:
+                cfg = settings.tiers[name]
+                if not args.json:
+                    console.print(f"\nTier {name}")
+                    console.out.flush()
+                result = _doctor_tier(name, cfg, args.wake_timeout, progress)
+                results.append(result)
+                if not args.json:
+                    _print_checks(console, result.checks)
+                    console.out.flush()
+    elif not args.json:
+        console.print("Settings")
+        _print_checks(console, checks)
+    # No settings means a "fail" check said why, so ok is False then too.
+    ok = all(c.status != "fail" for c in checks) and all(r.ok for r in results)
+    if args.json:
+        payload = {
+            "ok": ok,
+            "checks": [asdict(c) for c in checks],
+            "tiers": [
+                {
+                    "tier": r.tier,
+                    "url": r.url,
+                    "ok": r.ok,
+                    "protocol": r.protocol,
+                    "latency": r.latency,
+                    "error": r.error,
+                    "error_type": r.error_type,
+                    "hint": r.hint,
+                    "checks": [asdict(c) for c in r.checks],
+                }
+                for r in results
+            ],
+        }
+        console.print(json.dumps(payload, indent=2))
+        return EXIT_OK if ok else EXIT_FAILED
+    console.print("\nSummary")
+    for r in results:
+        console.print("  " + r.summary())
+        if not r.ok and r.hint:
+            console.print(f"  {'':<12} hint: {r.hint}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        console.print(f"{len(failed)} of {len(results)} tier(s) failed.")
+    elif not ok:
+        console.print("The settings have a problem (see above).")
+    else:
+        console.print(f"All {len(results)} tier(s) passed.")
+    return EXIT_OK if ok else EXIT_FAILED
