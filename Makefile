@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## demo: four LocalSpaces, one per tier; Test Connection and generation on each
 demo: $(STAMP)
-	$(BIN)/python -m langchain_hf_spaces.demo
+	$(BIN)/python docs/examples/demo.py
 
 ## test: lint, type-check, then the whole suite with cassettes replayed and the network blocked
 test: lint

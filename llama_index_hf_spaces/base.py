@@ -7,9 +7,7 @@ translates between LlamaIndex's types and the core's (prompts, chat messages, an
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -23,7 +21,6 @@ from llama_index.core.base.llms.types import (
     CompletionResponseGen,
     LLMMetadata,
     MessageRole,
-    TextBlock,
 )
 from llama_index.core.bridge.pydantic import Field, PrivateAttr, field_serializer
 from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS
@@ -32,14 +29,19 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 
 from langchain_hf_spaces import _constants as C
-from langchain_hf_spaces._chat_templates import (
-    DEFAULT_CHAT_TEMPLATE,
-    ChatTemplate,
-    MarkerCutter,
-    chat_template,
-    cut_at_markers,
+from langchain_hf_spaces._chat_templates import DEFAULT_CHAT_TEMPLATE, chat_template
+from langchain_hf_spaces._params import (
+    GENERATION_PARAMETERS,
+    DoSample,
+    MaxNewTokens,
+    RepetitionPenalty,
+    Seed,
+    Stop,
+    Temperature,
+    TopK,
+    TopP,
 )
-from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
+from langchain_hf_spaces.client import SpaceClient
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
 from langchain_hf_spaces.errors import (
     HFSpacesError,
@@ -47,22 +49,24 @@ from langchain_hf_spaces.errors import (
     SpaceInputError,
     SpacesDisabledError,
 )
+from llama_index_hf_spaces._convert import (
+    TemplatePrompt,
+    achat_stream,
+    acompletion_stream,
+    chat_response,
+    chat_stream,
+    check_text_only,
+    completion_response,
+    completion_stream,
+    native_messages,
+    tool_selections,
+)
 
 __all__ = ["HuggingFaceSpaceLLM"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
-# ChatML role names for LlamaIndex's roles (text Spaces) and OpenAI's (chat-native Spaces).
-_ROLES: dict[str, str] = {
-    MessageRole.SYSTEM.value: "system",
-    MessageRole.DEVELOPER.value: "system",
-    MessageRole.USER.value: "user",
-    MessageRole.ASSISTANT.value: "assistant",
-    MessageRole.MODEL.value: "assistant",
-    MessageRole.CHATBOT.value: "assistant",
-    MessageRole.TOOL.value: "tool",
-    MessageRole.FUNCTION.value: "tool",
-}
+_TOOL_KWARGS = ("tools", "tool_choice")
 
 
 def _completion_callback(f: _F) -> _F:
@@ -121,24 +125,15 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         description="The on/off switch; when false every call raises SpacesDisabledError.",
         frozen=True,
     )
-    max_new_tokens: int | None = Field(
-        default=None, description="Maximum number of tokens to generate.", gt=0
-    )
-    temperature: float | None = Field(
-        default=None, description="Sampling temperature (None: the Space's default).", ge=0.0
-    )
-    top_p: float | None = Field(
-        default=None, description="Nucleus sampling probability mass.", gt=0.0, le=1.0
-    )
-    top_k: int | None = Field(default=None, description="Top-k sampling.", gt=0)
-    repetition_penalty: float | None = Field(
-        default=None, description="Penalty for repeated tokens.", gt=0.0
-    )
-    stop: list[str] | None = Field(
-        default=None, description="Sequences that end generation (the Space may cap how many)."
-    )
-    seed: int | None = Field(default=None, description="Random seed, for reproducible answers.")
-    do_sample: bool | None = Field(default=None, description="Sample instead of greedy decoding.")
+    # The generation parameters, with the bounds every entry point shares (_params).
+    max_new_tokens: MaxNewTokens | None = None
+    temperature: Temperature | None = None
+    top_p: TopP | None = None
+    top_k: TopK | None = None
+    repetition_penalty: RepetitionPenalty | None = None
+    stop: Stop | None = None
+    seed: Seed | None = None
+    do_sample: DoSample | None = None
     chat_template: str = Field(
         default=DEFAULT_CHAT_TEMPLATE,
         description=(
@@ -213,7 +208,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             self._markers = tuple(self.end_of_turn or ())
         else:
             template = chat_template(self.chat_template, end_of_turn=self.end_of_turn)
-            self.messages_to_prompt = _TemplatePrompt(template)
+            self.messages_to_prompt = TemplatePrompt(template)
             self._markers = template.end_of_turn
         if client is not None:
             self._client = client
@@ -270,7 +265,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             raise SpacesDisabledError(
                 "Hugging Face Spaces are disabled (enabled = false).",
                 tier=self.tier,
-                url=self.space.url if self.space is not None else None,
+                url=self._url,
             )
         return client
 
@@ -292,7 +287,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
-        return _completion(client.complete(prompt, context=context, **params))
+        return completion_response(client.complete(prompt, context=context, **params))
 
     @_completion_callback
     def stream_complete(
@@ -302,7 +297,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
-        return _completion_stream(client.stream_chunks(prompt, context=context, **params))
+        return completion_stream(client.stream_chunks(prompt, context=context, **params))
 
     @_chat_callback
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -312,9 +307,9 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         context, params = self._split(kwargs)
         if client.is_chat_native:
             native = self._native_messages(messages, context)
-            return _chat(client.chat(native, **tools, **params), ())
+            return chat_response(client.chat(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
-        return _chat(client.complete(prompt, context=context, **params), markers)
+        return chat_response(client.complete(prompt, context=context, **params), markers)
 
     @_chat_callback
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
@@ -324,9 +319,9 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         context, params = self._split(kwargs)
         if client.is_chat_native:
             native = self._native_messages(messages, context)
-            return _chat_stream(client.chat_stream_chunks(native, **tools, **params), ())
+            return chat_stream(client.chat_stream_chunks(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
-        return _chat_stream(client.stream_chunks(prompt, context=context, **params), markers)
+        return chat_stream(client.stream_chunks(prompt, context=context, **params), markers)
 
     # ----------------------------------------------------------------- async
 
@@ -338,7 +333,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
-        return _completion(await client.acomplete(prompt, context=context, **params))
+        return completion_response(await client.acomplete(prompt, context=context, **params))
 
     @_completion_callback
     async def astream_complete(
@@ -348,7 +343,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
-        return _acompletion_stream(client.astream_chunks(prompt, context=context, **params))
+        return acompletion_stream(client.astream_chunks(prompt, context=context, **params))
 
     @_chat_callback
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -358,9 +353,9 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         context, params = self._split(kwargs)
         if client.is_chat_native:
             native = self._native_messages(messages, context)
-            return _chat(await client.achat(native, **tools, **params), ())
+            return chat_response(await client.achat(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
-        return _chat(await client.acomplete(prompt, context=context, **params), markers)
+        return chat_response(await client.acomplete(prompt, context=context, **params), markers)
 
     @_chat_callback
     async def astream_chat(
@@ -372,25 +367,17 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         context, params = self._split(kwargs)
         if client.is_chat_native:
             native = self._native_messages(messages, context)
-            return _achat_stream(client.achat_stream_chunks(native, **tools, **params), ())
+            return achat_stream(client.achat_stream_chunks(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
         chunks = client.astream_chunks(prompt, context=context, **params)
-        return _achat_stream(chunks, markers)
+        return achat_stream(chunks, markers)
 
     # ---------------------------------------------------------------- helpers (no I/O)
 
     def _split(self, kwargs: dict[str, Any]) -> tuple[Mapping[str, Any] | None, dict[str, Any]]:
         """The ``context`` kwarg, and this LLM's parameters with the call's on top."""
-        params: dict[str, Any] = {
-            "max_new_tokens": self.max_new_tokens,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "top_k": self.top_k,
-            "repetition_penalty": self.repetition_penalty,
-            "stop": self.stop,
-            "seed": self.seed,
-            "do_sample": self.do_sample,
-        }
+        params: dict[str, Any] = {name: getattr(self, name) for name in GENERATION_PARAMETERS}
+        params["stop"] = self.stop
         context = kwargs.pop("context", None)
         for key in _TOOL_KWARGS:
             kwargs.pop(key, None)  # taken by _tool_args; only native chat sends them
@@ -404,8 +391,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     ) -> tuple[str, dict[str, Any], tuple[str, ...]]:
         """The prompt for a text Space, the parameters with the end-of-turn markers added to
         ``stop``, and the markers at which the reply is cut."""
-        _check_text_only(messages, self.tier, self.space)
-        render = self.messages_to_prompt or _TemplatePrompt(chat_template(DEFAULT_CHAT_TEMPLATE))
+        check_text_only(messages, tier=self.tier, url=self._url)
+        render = self.messages_to_prompt or TemplatePrompt(chat_template(DEFAULT_CHAT_TEMPLATE))
         prompt = render(messages)
         stop = params.get("stop")
         user_stops = [stop] if isinstance(stop, str) else list(stop or [])
@@ -422,24 +409,10 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
                 "context= is not supported for chat on a chat-native Space; put the data in a "
                 "message instead.",
                 tier=self.tier,
-                url=self.space.url if self.space is not None else None,
+                url=self._url,
             )
-        _check_text_only(messages, self.tier, self.space)
-        out: list[dict[str, Any]] = []
-        for message in messages:
-            role = message.role.value
-            entry: dict[str, Any] = {
-                "role": role if role in ("system", "user", "assistant", "tool") else _ROLES[role],
-                "content": message.content or "",
-            }
-            for key in ("tool_call_id", "name"):
-                if key in message.additional_kwargs:
-                    entry[key] = message.additional_kwargs[key]
-            calls = message.additional_kwargs.get("tool_calls")
-            if calls:
-                entry["tool_calls"] = [_openai_tool_call(c) for c in calls]
-            out.append(entry)
-        return out
+        check_text_only(messages, tier=self.tier, url=self._url)
+        return native_messages(messages)
 
     # ------------------------------------------------------------- function calling
     def _prepare_chat_with_tools(
@@ -469,20 +442,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
         """The tool calls of a chat answer from a native (``openai``) Space."""
-        calls = response.message.additional_kwargs.get("tool_calls") or []
-        if not calls and error_on_no_tool_call:
-            raise ValueError(f"Expected at least one tool call, got: {response.message.content!r}")
-        selections = []
-        for call in calls:
-            arguments = call.get("arguments")
-            selections.append(
-                ToolSelection(
-                    tool_id=str(call.get("id", "")),
-                    tool_name=str(call.get("name", "")),
-                    tool_kwargs=arguments if isinstance(arguments, dict) else {},
-                )
-            )
-        return selections
+        return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
 
     def _tool_args(self, client: SpaceClient, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """``tools`` / ``tool_choice`` for a native chat call; refused on text Spaces."""
@@ -494,9 +454,13 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
                 "native tool calling needs an `openai`-protocol Space; on a text Space use "
                 "ReActAgent, which asks for tools in the prompt.",
                 tier=self.tier,
-                url=self.space.url if self.space is not None else None,
+                url=self._url,
             )
         return {"tools": tools, "tool_choice": kwargs.get("tool_choice")}
+
+    @property
+    def _url(self) -> str | None:
+        return self.space.url if self.space is not None else None
 
     def _model_name(self) -> str:
         if self.space is None:
@@ -508,15 +472,14 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     def _limits_from_space(self) -> tuple[int | None, int | None]:
         """Context window and output budget from the Space's ``/info``, looked up once.
 
-        Uses the core client's ``info()`` where it offers one; a failing lookup is not an
-        error here (the defaults apply), since metadata must always be available.
+        A failing lookup is not an error here (the defaults apply), since metadata must always
+        be available.
         """
         if self._space_limits is None:
             limits: tuple[int | None, int | None] = (None, None)
-            fetch = getattr(self._client, "info", None)
-            if self.enabled and callable(fetch):
+            if self.enabled and self._client is not None:
                 with contextlib.suppress(HFSpacesError):
-                    limits = limits_from_info(fetch())
+                    limits = limits_from_info(self._client.info())
             self._space_limits = limits
         return self._space_limits
 
@@ -535,178 +498,3 @@ def limits_from_info(info: Mapping[str, Any] | None) -> tuple[int | None, int | 
     max_input = positive("max_input_tokens") or positive("max_input_length")
     output = total - max_input if total and max_input and total > max_input else None
     return total, output
-
-
-class _TemplatePrompt:
-    """``messages_to_prompt`` from a shared :class:`ChatTemplate` (ChatML by default)."""
-
-    __slots__ = ("template",)
-
-    def __init__(self, template: ChatTemplate) -> None:
-        self.template = template
-
-    def __call__(self, messages: Sequence[ChatMessage]) -> str:
-        return self.template([_rendered(m) for m in messages])
-
-    def __repr__(self) -> str:
-        return f"<chat template {self.template.name}>"
-
-
-def _rendered(message: ChatMessage) -> dict[str, str]:
-    return {"role": _ROLES[message.role.value], "content": message.content or ""}
-
-
-def _check_text_only(messages: Sequence[ChatMessage], tier: str, space: SpaceConfig | None) -> None:
-    for message in messages:
-        for block in message.blocks:
-            if not isinstance(block, TextBlock):
-                raise SpaceInputError(
-                    f"a {message.role.value} message holds a {type(block).__name__}; this "
-                    "Space takes text only.",
-                    tier=tier,
-                    url=space.url if space is not None else None,
-                )
-
-
-_METADATA_FIELDS = tuple(
-    f.name for f in dataclasses.fields(SpaceAnswer) if f.name not in ("text", "tool_calls")
-)
-
-
-def _metadata(answer: SpaceAnswer) -> dict[str, Any]:
-    """``answer.metadata`` without ``dataclasses.asdict``'s deep copies (the hot path)."""
-    out: dict[str, Any] = {}
-    for name in _METADATA_FIELDS:
-        value = getattr(answer, name)
-        if value is not None:
-            out[name] = value
-    return out
-
-
-def _raw(answer: SpaceAnswer, metadata: dict[str, Any]) -> dict[str, Any]:
-    raw = dict(metadata)
-    if answer.prompt_tokens is not None or answer.completion_tokens is not None:
-        usage = {
-            "prompt_tokens": answer.prompt_tokens,
-            "completion_tokens": answer.completion_tokens,
-        }
-        raw["usage"] = {k: v for k, v in usage.items() if v is not None}
-    return raw
-
-
-def _completion(answer: SpaceAnswer) -> CompletionResponse:
-    meta = _metadata(answer)
-    return CompletionResponse(text=answer.text, raw=_raw(answer, meta), additional_kwargs=meta)
-
-
-_TOOL_KWARGS = ("tools", "tool_choice")
-
-
-def _openai_tool_call(call: Mapping[str, Any]) -> dict[str, Any]:
-    """A tool call as the core reports it (``id``, ``name``, ``arguments``) in OpenAI's form."""
-    if "function" in call:
-        return dict(call)
-    arguments = call.get("arguments", {})
-    return {
-        "id": call.get("id"),
-        "type": "function",
-        "function": {
-            "name": call.get("name"),
-            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
-        },
-    }
-
-
-def _chat(answer: SpaceAnswer, markers: tuple[str, ...]) -> ChatResponse:
-    text = cut_at_markers(answer.text, markers)[0] if markers else answer.text
-    extra: dict[str, Any] = {}
-    if answer.tool_calls:
-        extra["tool_calls"] = answer.tool_calls
-    message = ChatMessage(role=MessageRole.ASSISTANT, content=text, additional_kwargs=extra)
-    meta = _metadata(answer)
-    return ChatResponse(message=message, raw=_raw(answer, meta), additional_kwargs=meta)
-
-
-def _completion_chunk(text: str, delta: str, chunk: StreamChunk) -> CompletionResponse:
-    answer = chunk.answer
-    if answer is None:
-        return CompletionResponse(text=text, delta=delta)
-    meta = _metadata(answer)
-    return CompletionResponse(
-        text=text, delta=delta, raw=_raw(answer, meta), additional_kwargs=meta
-    )
-
-
-class _ChatStream:
-    """Turns stream chunks into :class:`ChatResponse` objects, cutting at end-of-turn markers
-    (a marker split across chunks is held back until it is clear it is not one)."""
-
-    __slots__ = ("cutter", "text")
-
-    def __init__(self, markers: tuple[str, ...]) -> None:
-        self.cutter = MarkerCutter(markers)
-        self.text = ""
-
-    def response(self, chunk: StreamChunk) -> ChatResponse:
-        answer = chunk.answer
-        delta = self.cutter.feed(chunk.text)
-        if answer is not None:
-            delta += self.cutter.flush()
-        return self._response(delta, answer)
-
-    def rest(self) -> ChatResponse | None:
-        """What was held back, when the stream breaks: it arrived, so the caller gets it."""
-        delta = self.cutter.flush()
-        return self._response(delta, None) if delta else None
-
-    def _response(self, delta: str, answer: SpaceAnswer | None) -> ChatResponse:
-        self.text += delta
-        message = ChatMessage(role=MessageRole.ASSISTANT, content=self.text)
-        if answer is None:
-            return ChatResponse(message=message, delta=delta)
-        if answer.tool_calls:
-            message.additional_kwargs["tool_calls"] = answer.tool_calls
-        meta = _metadata(answer)
-        return ChatResponse(
-            message=message, delta=delta, raw=_raw(answer, meta), additional_kwargs=meta
-        )
-
-
-def _completion_stream(chunks: Iterator[StreamChunk]) -> CompletionResponseGen:
-    text = ""
-    for chunk in chunks:
-        text += chunk.text
-        yield _completion_chunk(text, chunk.text, chunk)
-
-
-async def _acompletion_stream(chunks: AsyncIterator[StreamChunk]) -> CompletionResponseAsyncGen:
-    text = ""
-    async for chunk in chunks:
-        text += chunk.text
-        yield _completion_chunk(text, chunk.text, chunk)
-
-
-def _chat_stream(chunks: Iterator[StreamChunk], markers: tuple[str, ...]) -> ChatResponseGen:
-    stream = _ChatStream(markers)
-    try:
-        for chunk in chunks:
-            yield stream.response(chunk)
-    except HFSpacesError:
-        rest = stream.rest()
-        if rest is not None:
-            yield rest
-        raise
-
-
-async def _achat_stream(
-    chunks: AsyncIterator[StreamChunk], markers: tuple[str, ...]
-) -> ChatResponseAsyncGen:
-    stream = _ChatStream(markers)
-    try:
-        async for chunk in chunks:
-            yield stream.response(chunk)
-    except HFSpacesError:
-        rest = stream.rest()
-        if rest is not None:
-            yield rest
-        raise

@@ -5,9 +5,11 @@
   timeout, without ``HF_TOKEN`` / ``HF_SPACES_*`` in the environment, and with the network
   blocked except loopback (examples use ``LocalSpace``). A block whose first line is
   ``# not run: <reason>`` is only compiled.
-* ``mkdocs build --strict`` builds the site into a temporary directory. While other pages of
-  the nav are still being written, each missing nav target is built as a placeholder page; any
-  other warning fails the build.
+* ``docs/examples/demo.py`` (``make demo``) runs the same way, with its LangChain and
+  LlamaIndex parts.
+* ``mkdocs build --strict`` builds the real site (``mkdocs.yml`` as it is) into a temporary
+  directory: a page of the nav that does not exist, a broken link or any other warning fails
+  it, which two more tests prove on a broken copy of the docs.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def _clean_env() -> dict[str, str]:
         if not k.startswith(("HF_SPACES_", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"))
     }
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env.pop("PYTHONPATH", None)
+    env["PYTHONPATH"] = str(ROOT)  # this checkout's packages, whatever else is installed
     return env
 
 
@@ -124,6 +126,12 @@ def run_block(block: Block, workdir: Path) -> subprocess.CompletedProcess[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     script = workdir / "example.py"
     script.write_text(block.code, encoding="utf-8")
+    return run_script(script, workdir)
+
+
+def run_script(script: Path, workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` with the network guard, in ``workdir``, without tokens, with a timeout."""
+    workdir.mkdir(parents=True, exist_ok=True)
     guard = workdir.parent / f"_guard_{workdir.name}.py"
     guard.write_text(_GUARD, encoding="utf-8")
     try:
@@ -175,6 +183,32 @@ def test_example_runs(block: Block, results: dict[str, Any]) -> None:
     )
 
 
+DEMO_SECTIONS = (
+    "Test Connection",
+    "generate(prompt, tier)",
+    "generate(prompt, tier, context)",
+    "stream (tier 'company', TGI)",
+    "generateVariations(prompt, 3, 'company')",
+    "generateStructure(prompt, schema)",
+    "demo_langchain",
+    "demo_llama_index",
+)
+
+
+def test_the_demo_runs(tmp_path: Path) -> None:
+    """``make demo`` (docs/examples/demo.py and its LangChain and LlamaIndex parts)."""
+    result = run_script(DOCS / "examples" / "demo.py", tmp_path / "demo")
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    out = result.stdout
+    headings = [line for line in out.splitlines() if line.startswith("=== ")]
+    assert [h[4:].rstrip(" =") for h in headings[1:]] == list(DEMO_SECTIONS)
+    for tier in ("base", "company", "abstraction", "user"):
+        assert f"[{tier:<11}] Demo answer from {tier}:" in out
+    assert "title: GrowBox" in out and "(asked 2 times)" in out
+    assert "skipped" not in out
+    assert out.rstrip().endswith("All four tiers answered.")
+
+
 def test_the_guard_blocks_the_network_but_not_loopback(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
@@ -214,6 +248,16 @@ def test_examples_run_without_tokens_in_the_environment(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- mkdocs
 
+# What `mkdocs build` reads: the config, the pages, the changelog snippet and the packages
+# whose docstrings mkdocstrings renders.
+_SITE_SOURCES = (
+    "mkdocs.yml",
+    "CHANGELOG.md",
+    "docs",
+    "langchain_hf_spaces",
+    "llama_index_hf_spaces",
+)
+
 
 def _nav_targets(nav: Any) -> Iterator[str]:
     if isinstance(nav, str):
@@ -226,44 +270,74 @@ def _nav_targets(nav: Any) -> Iterator[str]:
             yield from _nav_targets(value)
 
 
-def test_mkdocs_build_strict(tmp_path: Path) -> None:
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
-    docs = tmp_path / "docs"
-    shutil.copytree(DOCS, docs)
-    placeholders = []
-    for target in _nav_targets(config["nav"]):
-        page = docs / target
-        if not page.exists():  # a page still being written elsewhere
-            placeholders.append(target)
-            page.parent.mkdir(parents=True, exist_ok=True)
-            page.write_text(f"# {Path(target).stem}\n\nThis page is being written.\n")
-    snippets = tmp_path / "snippets"
-    snippets.mkdir()
-    changelog = ROOT / "CHANGELOG.md"
-    if changelog.exists():
-        shutil.copy(changelog, snippets / "CHANGELOG.md")
-    else:  # lands with the first release notes
-        placeholders.append("CHANGELOG.md")
-        (snippets / "CHANGELOG.md").write_text("# Changelog\n")
-    config["docs_dir"] = str(docs)
-    config["site_dir"] = str(tmp_path / "site")
-    for ext in config["markdown_extensions"]:
-        if isinstance(ext, dict) and "pymdownx.snippets" in ext:
-            ext["pymdownx.snippets"]["base_path"] = [str(snippets)]
-    for plugin in config["plugins"]:
-        if isinstance(plugin, dict) and "mkdocstrings" in plugin:
-            plugin["mkdocstrings"]["handlers"]["python"]["paths"] = [str(ROOT)]
-    cfg = tmp_path / "mkdocs.yml"
-    cfg.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(cfg)],
-        cwd=tmp_path,
+def build_site(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """``mkdocs build --strict`` of the project at ``root``, as ``make docs`` runs it."""
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=root,
+        env=env,
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
     )
-    assert result.returncode == 0, f"placeholders: {placeholders}\n{result.stderr}"
-    assert (tmp_path / "site" / "api" / "index.html").exists()
+
+
+def _copy_of_the_project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    for name in _SITE_SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "space-template")
+            shutil.copytree(source, root / name, ignore=ignore)
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, root / name)
+    return root
+
+
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    """The real site builds with --strict: every nav page exists, every link resolves."""
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))
+    pages = list(_nav_targets(config["nav"]))
+    missing = [page for page in pages if not (DOCS / page).is_file()]
+    assert not missing, f"pages in mkdocs.yml's nav that do not exist: {missing}"
+    result = build_site(ROOT, tmp_path / "site")
+    assert result.returncode == 0, result.stderr
+    for page in pages:  # each nav page became an HTML page
+        stem = Path(page).with_suffix("")
+        built = tmp_path / "site" / ("index.html" if page == "index.md" else f"{stem}/index.html")
+        assert built.is_file(), f"{page} was not built"
     api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
     assert "SpacesClient" in api and "generate" in api  # mkdocstrings rendered the docstrings
+    changelog = (tmp_path / "site" / "changelog" / "index.html").read_text(encoding="utf-8")
+    release = re.search(r"^## \[?([^\]\n]+)", (ROOT / "CHANGELOG.md").read_text("utf-8"), re.M)
+    assert release is not None and release.group(1) in changelog  # the snippet was included
+    # The scripts behind `make demo` and the Space template are not part of the site.
+    assert not (tmp_path / "site" / "examples").exists()
+    assert not (tmp_path / "site" / "space-template").exists()
+
+
+def test_mkdocs_build_fails_on_a_missing_nav_page(tmp_path: Path) -> None:
+    root = _copy_of_the_project(tmp_path)
+    (root / "docs" / "security.md").unlink()
+    result = build_site(root, tmp_path / "site")
+    assert result.returncode == 1
+    assert "A reference to 'security.md' is included in the 'nav' configuration" in result.stderr
+    assert "in strict mode" in result.stdout + result.stderr  # "Aborted with 3 warnings ..."
+
+
+def test_mkdocs_build_fails_on_a_broken_link(tmp_path: Path) -> None:
+    root = _copy_of_the_project(tmp_path)
+    page = root / "docs" / "quickstart.md"
+    page.write_text(
+        page.read_text(encoding="utf-8") + "\nSee [the missing page](no-such-page.md).\n",
+        encoding="utf-8",
+    )
+    result = build_site(root, tmp_path / "site")
+    assert result.returncode == 1
+    assert (
+        "Doc file 'quickstart.md' contains a link 'no-such-page.md', but the target is not found"
+        in result.stderr
+    )

@@ -107,6 +107,42 @@ def test_index_health_info_models_404_405(space: LocalSpace, client: httpx.Clien
     assert client.post(space.url + "/info").status_code == 405
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status", "body"),
+    [
+        # TGI's routes and the OpenAI routes TGI serves answer errors in TGI's shape ...
+        ("GET", "/generate", 405, {"error": "Method Not Allowed", "error_type": "request"}),
+        ("GET", "/generate_stream", 405, {"error": "Method Not Allowed", "error_type": "request"}),
+        ("POST", "/health", 405, {"error": "Method Not Allowed", "error_type": "request"}),
+        (
+            "GET",
+            "/v1/chat/completions",
+            405,
+            {"error": "Method Not Allowed", "error_type": "request"},
+        ),
+        ("POST", "/v1/models", 405, {"error": "Method Not Allowed", "error_type": "request"}),
+        ("GET", "/v1/chat/nope", 404, {"error": "Not Found", "error_type": "request"}),
+        # ... the guide's paths, the index page and unknown paths in Hugging Face's.
+        ("GET", "/v1/generate", 405, {"error": "Method Not Allowed"}),
+        ("PUT", "/models/x/generate", 405, {"error": "Method Not Allowed"}),
+        ("POST", "/", 405, {"error": "Method Not Allowed"}),
+        ("GET", "/v1/nope", 404, {"error": "Not Found"}),
+    ],
+)
+def test_each_dialect_answers_errors_in_its_own_shape(
+    space: LocalSpace, client: httpx.Client, method: str, path: str, status: int, body: Any
+) -> None:
+    r = client.request(method, space.url + path)
+    assert r.status_code == status and r.json() == body
+
+
+def test_head_requests_are_served_by_the_get_routes(
+    space: LocalSpace, client: httpx.Client
+) -> None:
+    for path in ("/", "/health", "/info", "/v1/models"):
+        assert client.head(space.url + path).status_code == 200, path
+
+
 # ---------------------------------------------------------------------- the guide's API
 
 

@@ -29,8 +29,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'pip install "langchain-hf-spaces[server]"'
     ) from exc
 
-from langchain_hf_spaces.testing._app import AnswerShape, RecordedRequest, SpaceApp
+from langchain_hf_spaces.testing._app import SpaceApp
+from langchain_hf_spaces.testing._dialects import AnswerShape
 from langchain_hf_spaces.testing._faults import Fault, FaultKind, SleepForm
+from langchain_hf_spaces.testing._records import RecordedRequest
 from langchain_hf_spaces.testing._responders import (
     Responder,
     ResponderError,

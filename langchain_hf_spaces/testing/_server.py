@@ -21,15 +21,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         'pip install "langchain-hf-spaces[server]"'
     ) from exc
 
-from langchain_hf_spaces.testing._app import (
-    DEFAULT_MODEL_ID,
-    AnswerShape,
-    RecordedRequest,
-    SpaceApp,
-    SpaceState,
-    _QueuedFault,
-)
+from langchain_hf_spaces.testing._app import SpaceApp
+from langchain_hf_spaces.testing._dialects import DEFAULT_MODEL_ID, AnswerShape
 from langchain_hf_spaces.testing._faults import Fault, SleepForm
+from langchain_hf_spaces.testing._records import QueuedFault, RecordedRequest, SpaceState
 from langchain_hf_spaces.testing._responders import Responder, demo_responder
 
 __all__ = ["LocalSpace"]
@@ -202,7 +197,7 @@ class LocalSpace:
         if times is not None and (not isinstance(times, int) or times < 1):
             raise ValueError("times must be a positive int or None")
         with self._state.lock:
-            self._state.faults.append(_QueuedFault(fault, times, path))
+            self._state.faults.append(QueuedFault(fault, times, path))
 
     def clear_faults(self) -> None:
         """Drop every queued fault (a running :meth:`sleep_for` is not affected)."""

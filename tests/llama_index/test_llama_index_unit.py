@@ -103,9 +103,27 @@ def test_unknown_tier_and_ambiguous_sources_are_config_errors() -> None:
 
 
 def test_bounded_fields_reject_bad_values() -> None:
-    for field, value in [("max_new_tokens", 0), ("temperature", -1), ("top_p", 1.5)]:
+    bad = [
+        ("max_new_tokens", 0),
+        ("temperature", -1),
+        ("top_p", 1.5),
+        ("top_k", 0),
+        ("repetition_penalty", 0),
+        ("seed", -1),
+    ]
+    for field, value in bad:
         with pytest.raises(ValidationError, match=field):
             HuggingFaceSpaceLLM(space=SpaceConfig(url=URL), **{field: value})
+
+
+def test_seed_has_the_shared_lower_bound() -> None:
+    """The bounds come from langchain_hf_spaces._params, as for the client and LangChain."""
+    with pytest.raises(ValidationError) as info:
+        HuggingFaceSpaceLLM(space=SpaceConfig(url=URL), seed=-1)
+    (error,) = info.value.errors()
+    assert error["loc"] == ("seed",) and error["type"] == "greater_than_equal"
+    assert error["ctx"] == {"ge": 0}
+    assert HuggingFaceSpaceLLM(space=SpaceConfig(url=URL), seed=0).seed == 0
 
 
 def test_metadata_defaults_and_overrides() -> None:

@@ -1,11 +1,13 @@
 """``make demo``: four local Spaces, one per tier, driven the way a user would.
 
-Starts a :class:`~langchain_hf_spaces.testing.LocalSpace` per tier (each speaking a different
-wire protocol, the ``user`` tier private), writes an ``hf-spaces.toml`` for them, loads it back
-with :meth:`SpacesSettings.load`, prints Test Connection for every tier and generates on each
-tier with and without context. The answers come from the deterministic demo responder, a
-stand-in for a language model.
-"""
+Run it with ``python docs/examples/demo.py`` (needs the ``server`` extra; the LangChain and
+LlamaIndex parts, ``demo_langchain.py`` and ``demo_llama_index.py`` beside it, run when
+``langchain`` and ``llama-index-core`` are installed). It starts a
+:class:`~langchain_hf_spaces.testing.LocalSpace` per tier (each speaking a different wire
+protocol, the ``user`` tier private), writes an ``hf-spaces.toml`` for them, loads it back with
+:meth:`SpacesSettings.load`, prints Test Connection for every tier and generates on each tier
+with and without context. The answers come from the deterministic demo responder, a stand-in
+for a language model."""
 
 from __future__ import annotations
 
@@ -15,12 +17,29 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
+from types import ModuleType
 
 from langchain_hf_spaces import SpacesClient, SpacesSettings
 from langchain_hf_spaces.testing import LocalSpace, scripted_responder
 
 DEMO_TOKEN_ENV = "HF_SPACES_DEMO_USER_TOKEN"  # noqa: S105 - a variable name
 _PROTOCOLS = {"base": "generate", "company": "tgi", "abstraction": "openai", "user": "auto"}
+_HERE = Path(__file__).resolve().parent
+_PARTS = {"demo_langchain": "langchain", "demo_llama_index": "llama_index"}
+"""The framework parts of the demo (modules beside this one) and the package each needs."""
+
+
+def _part(name: str) -> ModuleType | None:
+    """A framework part of the demo, or ``None`` when its framework is not installed."""
+    if str(_HERE) not in sys.path:
+        sys.path.insert(0, str(_HERE))
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] == _PARTS[name]:
+            print(f"\n({name} skipped: {exc.name} is not installed)")
+            return None
+        raise
 
 
 def _toml(spaces: dict[str, LocalSpace]) -> str:
@@ -115,12 +134,11 @@ def main() -> int:
                 )
             print(f"title: {idea.title}\npros: {idea.pros}\n(asked {len(space.requests)} times)")
 
-        for module in ("langchain_hf_spaces.demo_langchain", "llama_index_hf_spaces.demo"):
-            try:
-                extra = importlib.import_module(module)
-            except ImportError:
+        for name in _PARTS:
+            extra = _part(name)
+            if extra is None:
                 continue
-            _section(f"{module}")
+            _section(name)
             extra.run(settings)
 
     print("\nAll four tiers answered.")

@@ -1,6 +1,6 @@
 """The LlamaIndex part of ``make demo``: a query engine over a few documents, on every tier.
 
-Called by :mod:`langchain_hf_spaces.demo` with the settings of its local Spaces. Embeddings
+Called by ``demo.py`` (beside it) with the settings of its local Spaces. Embeddings
 are llama-index-core's ``MockEmbedding`` (offline); the answers come from whatever the
 Spaces answer (the deterministic demo responder under ``make demo``).
 """
@@ -12,7 +12,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from llama_index.core.schema import TextNode
 
 from langchain_hf_spaces import SpacesSettings
-from llama_index_hf_spaces.base import HuggingFaceSpaceLLM
+from llama_index_hf_spaces import HuggingFaceSpaceLLM
 
 __all__ = ["run"]
 

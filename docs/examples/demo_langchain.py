@@ -1,6 +1,10 @@
 """The LangChain part of ``make demo``: an LCEL chain through the tier router on every tier,
 an agent tool loop against a LocalSpace with scripted answers, and the guide's three "Advanced
-Usage" examples in LangChain form (structured output, variations, context)."""
+Usage" examples in LangChain form (structured output, variations, context).
+
+Called by ``demo.py`` (beside it) with the settings of its local Spaces; run on its own
+(``python docs/examples/demo_langchain.py``) it starts two LocalSpaces of its own.
+"""
 
 from __future__ import annotations
 
