@@ -2,7 +2,9 @@
 
 Settings come from code, from ``HF_SPACES_*`` environment variables, or from a TOML file
 (``hf-spaces.toml`` in the working directory, or the path in ``HF_SPACES_CONFIG``); the
-environment overrides the file, field by field.
+environment overrides the file, field by field. Every field has a variable
+(``HF_SPACES_<TIER>_<FIELD>``, e.g. ``HF_SPACES_BASE_WAKE_TIMEOUT``); the loading itself lives
+in :mod:`langchain_hf_spaces._loading`. This module holds the models.
 
 .. code-block:: python
 
@@ -22,7 +24,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,26 +35,37 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces import _loading
+from langchain_hf_spaces._loading import (
+    closest,
+    env_var,
+    is_tier_name,
+    migrate_settings_dict,
+    read_settings_file,
+)
 from langchain_hf_spaces.errors import SpaceConfigError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
-__all__ = ["SpaceConfig", "SpacesSettings", "TokenProvider", "normalize_space_url"]
+__all__ = [
+    "SpaceConfig",
+    "SpacesSettings",
+    "TokenProvider",
+    "migrate_settings_dict",
+    "normalize_space_url",
+    "read_settings_file",
+]
 
 TokenProvider = Callable[[], "str | None"]
 """A callable consulted before every request for the current token (token rotation)."""
 
-_TIER_RE = re.compile(C.TIER_NAME_PATTERN)
 _SECRET_FIELDS = {"token"}
+_BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 KNOWN_PROTOCOLS: tuple[str, ...] = ("generate", "tgi", "gradio", "openai", "auto")
 
 
@@ -156,23 +168,32 @@ def _safe(text: str) -> str:
 class SpaceConfig(BaseModel):
     """One Space: where it is, how to reach it, and the policy for talking to it.
 
+    Every field can be set in a tier table of ``hf-spaces.toml`` and from the environment as
+    ``HF_SPACES_<TIER>_<FIELD>`` (``HF_SPACES_BASE_URL``, ``HF_SPACES_COMPANY_MAX_RETRIES``).
+
     Args:
         url: ``https://huggingface.co/spaces/<user>/<space>`` or ``https://<user>-<space>.hf.space``
-            (normalised to the latter), or any https base URL. Env: ``HF_SPACES_<TIER>_URL``.
+            (normalised to the latter), or any https base URL.
         endpoint: path of the generate API, default ``/api/generate``; versioned paths such as
-            ``/v1/generate`` work. Env: ``HF_SPACES_<TIER>_ENDPOINT``.
+            ``/v1/generate`` work.
         token: Hugging Face token for a private Space; a string, a ``SecretStr`` or a callable
-            consulted before every request (token rotation). Env: ``HF_SPACES_<TIER>_TOKEN``.
-            When unset, ``token_env`` is read, then ``HF_TOKEN``, at request time.
+            consulted before every request (token rotation). When unset, ``token_env`` is read,
+            then ``HF_TOKEN``, at request time.
         token_env: name of an environment variable holding the token (what ``hf-spaces init``
             stores instead of the token itself).
         revision: free text naming the model version, reported in answer metadata.
         protocol: the wire protocol: ``"generate"`` (the guide's format, default), ``"tgi"``
             (Text Generation Inference), ``"gradio"`` (a Gradio app), ``"openai"``
             (OpenAI-compatible chat: vLLM, TGI Messages API, llama.cpp) or ``"auto"`` (probe
-            the Space once and remember). Env: ``HF_SPACES_<TIER>_PROTOCOL``.
+            the Space once and remember).
         api_name: the Gradio API to call (``gradio`` protocol), default ``/predict``.
         model: the model name sent to an ``openai`` Space; asked from ``/v1/models`` when unset.
+        allow_insecure_http: allow plain http to a host other than this machine.
+        connect_timeout, read_timeout: seconds to open a connection / between bytes of an answer.
+        max_retries, retry_initial_delay, retry_max_delay, max_retry_after: retries on connect
+            errors, 429 and 5xx, with exponential backoff; a longer ``Retry-After`` is not waited.
+        wake_timeout, wake_poll_interval: how long to wait for a sleeping Space, how often to look.
+        max_response_bytes, max_prompt_chars: size caps on answers and prompts.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
@@ -205,15 +226,10 @@ class SpaceConfig(BaseModel):
             data["token"] = None
         else:
             provider = None
-        url = data.get("url")
-        if isinstance(url, str):
-            data["url"] = normalize_space_url(
-                url, allow_insecure_http=bool(data.get("allow_insecure_http", False))
-            )
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _config_error(exc, "SpaceConfig") from None
+            raise _config_error(exc, "SpaceConfig", type(self).model_fields) from None
         self._token_provider = provider
 
     @field_validator("url", mode="before")
@@ -223,14 +239,20 @@ class SpaceConfig(BaseModel):
             raise ValueError("must be a string")
         return value
 
-    @model_validator(mode="after")
-    def _normalise(self) -> SpaceConfig:
-        try:
-            url = normalize_space_url(self.url, allow_insecure_http=self.allow_insecure_http)
-        except SpaceConfigError as exc:
-            raise ValueError(exc.message) from None
-        object.__setattr__(self, "url", url)
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        # The one place a URL is normalised: on the input (an existing SpaceConfig passing
+        # through SpacesSettings is not normalised again). It needs allow_insecure_http, a later
+        # field. A SpaceConfigError raised here reaches the caller as it is, hint included.
+        if isinstance(data, Mapping) and isinstance(data.get("url"), str):
+            try:
+                insecure = _BOOL.validate_python(data.get("allow_insecure_http", False))
+            except ValidationError:
+                insecure = False  # the field's own validation names the bad value
+            url = normalize_space_url(data["url"], allow_insecure_http=insecure)
+            data = {**data, "url": url}
+        return data
 
     @field_validator("endpoint")
     @classmethod
@@ -313,6 +335,10 @@ class SpacesSettings(BaseModel):
             Env: ``HF_SPACES_DEFAULT_TIER``.
         tiers: tier name -> :class:`SpaceConfig`; the guide's tiers are ``base``, ``company``,
             ``abstraction`` and ``user``; other names matching ``[a-z][a-z0-9_-]*`` are allowed.
+
+    :meth:`load` reads ``hf-spaces.toml`` and the environment; a key or an ``HF_SPACES_*``
+    variable that is not a setting is a :class:`~langchain_hf_spaces.SpaceConfigError` naming
+    the closest valid name.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -329,12 +355,12 @@ class SpacesSettings(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _config_error(exc, "SpacesSettings") from None
+            raise _config_error(exc, "SpacesSettings", type(self).model_fields) from None
 
     @field_validator("default_tier")
     @classmethod
     def _check_default_tier_name(cls, value: str) -> str:
-        if not _TIER_RE.match(value):
+        if not is_tier_name(value):
             raise ValueError("must be a tier name such as base, company, abstraction or user")
         return value
 
@@ -368,9 +394,7 @@ class SpacesSettings(BaseModel):
                 f"tier {name!r} is not configured (configured: "
                 f"{', '.join(sorted(self.tiers)) or 'none'}).",
                 tier=name,
-                hint=(
-                    f"Set HF_SPACES_{_env_name(name)}_URL or add [tiers.{name}] to hf-spaces.toml."
-                ),
+                hint=f"Set {env_var(name, 'url')} or add [tiers.{name}] to hf-spaces.toml.",
             ) from None
 
     # ----------------------------------------------------------------- loading
@@ -384,36 +408,38 @@ class SpacesSettings(BaseModel):
         """Load settings from the TOML file (if any) with the environment on top.
 
         The file is ``path``, else ``$HF_SPACES_CONFIG``, else ``./hf-spaces.toml`` when it
-        exists. Environment variables (``HF_SPACES_ENABLED``, ``HF_SPACES_DEFAULT_TIER``,
-        ``HF_SPACES_<TIER>_URL``/``_ENDPOINT``/``_TOKEN``/``_REVISION``/``_PROTOCOL``/
-        ``_TOKEN_ENV``) override the file field by field.
+        exists. Environment variables (``HF_SPACES_ENABLED``, ``HF_SPACES_DEFAULT_TIER``, and
+        ``HF_SPACES_<TIER>_<FIELD>`` for every :class:`SpaceConfig` field) override the file
+        field by field.
+
+        Raises:
+            SpaceConfigError: the file cannot be read or holds a key that is not a setting, an
+                ``HF_SPACES_*`` variable is not a setting (both name the closest valid name),
+                or a value is invalid.
         """
         env = os.environ if environ is None else environ
         data: dict[str, Any] = {}
-        file = cls._find_file(path, env)
+        file = _loading.find_settings_file(path, env)
         if file is not None:
-            data = read_settings_file(file)
-        merged = _merge_env(data, env)
-        return cls(**merged)
+            data = cls._read_file(file)
+        return cls(**_loading.apply_environment(data, env, _schema()))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SpacesSettings:
         """Settings from ``HF_SPACES_*`` environment variables only."""
-        return cls(**_merge_env({}, os.environ if environ is None else environ))
+        env = os.environ if environ is None else environ
+        return cls(**_loading.apply_environment({}, env, _schema()))
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> SpacesSettings:
         """Settings from a TOML file only."""
-        return cls(**read_settings_file(Path(path)))
+        return cls(**cls._read_file(Path(path)))
 
     @staticmethod
-    def _find_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
-        if path is not None:
-            return Path(path)
-        if env.get("HF_SPACES_CONFIG"):
-            return Path(env["HF_SPACES_CONFIG"])
-        local = Path.cwd() / C.CONFIG_FILE_NAME
-        return local if local.is_file() else None
+    def _read_file(path: Path) -> dict[str, Any]:
+        data = read_settings_file(path)
+        _loading.check_file_keys(data, _schema(), path)
+        return data
 
     def to_toml_dict(self, *, include_tokens: bool = False) -> dict[str, Any]:
         """A dict in the TOML file format (tokens left out unless asked for)."""
@@ -421,14 +447,11 @@ class SpacesSettings(BaseModel):
         for name, cfg in self.tiers.items():
             entry: dict[str, Any] = {"url": cfg.url, "endpoint": cfg.endpoint}
             entry["protocol"] = cfg.protocol
-            if cfg.protocol in ("gradio", "auto") and cfg.api_name != "/predict":
-                entry["api_name"] = cfg.api_name
-            if cfg.model:
-                entry["model"] = cfg.model
-            if cfg.revision:
-                entry["revision"] = cfg.revision
-            if cfg.token_env:
-                entry["token_env"] = cfg.token_env
+            for field, info in SpaceConfig.model_fields.items():
+                value = getattr(cfg, field)
+                if field in entry or field in _SECRET_FIELDS or value in (None, info.default):
+                    continue
+                entry[field] = value
             if include_tokens and cfg.token is not None:
                 entry["token"] = cfg.token.get_secret_value()
             tiers[name] = entry
@@ -443,7 +466,7 @@ class SpacesSettings(BaseModel):
 def _coerce_tiers(value: Mapping[Any, Any]) -> dict[str, SpaceConfig]:
     out: dict[str, SpaceConfig] = {}
     for name, cfg in value.items():
-        if not isinstance(name, str) or not _TIER_RE.match(name):
+        if not is_tier_name(name):
             raise SpaceConfigError(
                 f"tier name {name!r} is invalid: use [a-z][a-z0-9_-]*, e.g. {', '.join(C.TIERS)}."
             )
@@ -463,107 +486,30 @@ def _coerce_tiers(value: Mapping[Any, Any]) -> dict[str, SpaceConfig]:
     return out
 
 
-def read_settings_file(path: Path) -> dict[str, Any]:
-    """Read and migrate a settings file into the current format's dict."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpaceConfigError(
-            f"cannot read settings file {str(path)!r}: {exc.strerror or exc}.",
-            hint="Check HF_SPACES_CONFIG or create the file with `hf-spaces init`.",
-        ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SpaceConfigError(f"settings file {str(path)!r} is not valid TOML: {exc}.") from None
-    data, _ = migrate_settings_dict(data)
-    return data
+def _config_error(exc: ValidationError, model: str, fields: Mapping[str, Any]) -> SpaceConfigError:
+    """Turn pydantic's error into ours, naming fields and values but never a secret.
 
-
-def migrate_settings_dict(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Bring a settings dict of an older ``version`` to the current one.
-
-    Returns the migrated dict and a list of human-readable changes. Version 0 (files written
-    before the ``version`` key existed, with tier tables at the top level) becomes version 1.
+    A :class:`SpaceConfigError` raised by a validator comes back as it was raised (with its
+    hint); an unknown key names the closest field.
     """
-    changes: list[str] = []
-    out = dict(data)
-    version = out.get("version", 0)
-    if not isinstance(version, int):
-        raise SpaceConfigError(f"settings `version` must be an integer, got {version!r}.")
-    if version == 0:
-        tiers = dict(out.pop("tiers", {}) or {})
-        for key in list(out):
-            if isinstance(out[key], dict) and key not in ("tiers",):
-                tiers[key] = out.pop(key)
-                changes.append(f"moved [{key}] to [tiers.{key}]")
-        out["tiers"] = tiers
-        out["version"] = 1
-        changes.append("added version = 1")
-    return out, changes
-
-
-def _env_name(tier: str) -> str:
-    return tier.upper().replace("-", "_")
-
-
-_ENV_FIELDS = ("URL", "ENDPOINT", "TOKEN", "TOKEN_ENV", "REVISION", "PROTOCOL", "API_NAME", "MODEL")
-
-
-def _merge_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    out = dict(data)
-    tiers: dict[str, dict[str, Any]] = {
-        name: dict(cfg) for name, cfg in (out.get("tiers") or {}).items()
-    }
-    if "HF_SPACES_ENABLED" in env:
-        out["enabled"] = _parse_bool(env["HF_SPACES_ENABLED"], "HF_SPACES_ENABLED")
-    if env.get("HF_SPACES_DEFAULT_TIER"):
-        out["default_tier"] = env["HF_SPACES_DEFAULT_TIER"].strip().lower()
-    # Tier names: the four known ones, any already in the file, and any HF_SPACES_<X>_URL.
-    names = set(C.TIERS) | set(tiers)
-    url_re = re.compile(r"^HF_SPACES_([A-Z][A-Z0-9_]*)_URL$")
-    for key in env:
-        m = url_re.match(key)
-        if m and m.group(1) not in ("DEFAULT",):
-            names.add(m.group(1).lower())
-    for name in sorted(names):
-        prefix = f"{C.ENV_PREFIX}{_env_name(name)}_"
-        for field in _ENV_FIELDS:
-            value = env.get(prefix + field)
-            if value is None or value == "":
-                continue
-            tiers.setdefault(name, {})[field.lower()] = value
-    # A tier whose env vars exist but no URL anywhere is a mistake worth naming.
-    for name, cfg in tiers.items():
-        if "url" not in cfg:
-            raise SpaceConfigError(
-                f"tier {name!r} has settings but no url.",
-                tier=name,
-                hint=f"Set HF_SPACES_{_env_name(name)}_URL or url in [tiers.{name}].",
-            )
-    out["tiers"] = tiers
-    return out
-
-
-def _parse_bool(value: str, name: str) -> bool:
-    v = value.strip().lower()
-    if v in ("1", "true", "yes", "on"):
-        return True
-    if v in ("0", "false", "no", "off"):
-        return False
-    raise SpaceConfigError(f"{name}={value!r} is not a boolean (use true or false).")
-
-
-def _config_error(exc: ValidationError, model: str) -> SpaceConfigError:
-    """Turn pydantic's error into ours, naming fields and values but never a secret."""
+    errors = exc.errors(include_url=False, include_input=True)
     parts = []
     tier: str | None = None
-    for err in exc.errors(include_url=False, include_input=True):
+    for err in errors:
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, SpaceConfigError):
+            if len(errors) == 1:
+                return cause
+            parts.append(cause.message.rstrip("."))
+            continue
         loc = [str(p) for p in err["loc"]]
         if len(loc) >= 2 and loc[0] == "tiers":
             tier = loc[1]
         field = ".".join(loc)
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc:
+            guess = closest(loc[-1], fields)
+            msg += f" (did you mean {guess!r}?)" if guess else f" (the fields: {', '.join(fields)})"
         value = err.get("input")
         if loc and not _SECRET_FIELDS.intersection(loc) and isinstance(value, (str, int, float)):
             shown = repr(value)
@@ -573,3 +519,8 @@ def _config_error(exc: ValidationError, model: str) -> SpaceConfigError:
         else:
             parts.append(f"{field}: {msg}" if field else msg)
     return SpaceConfigError(f"invalid {model}: " + "; ".join(parts) + ".", tier=tier)
+
+
+def _schema() -> _loading.Schema:
+    """The settings models' fields, as the loader needs them."""
+    return _loading.Schema(top=SpacesSettings.model_fields, space=SpaceConfig.model_fields)

@@ -1,0 +1,358 @@
+"""Loading settings: the TOML file, the ``HF_SPACES_*`` environment, and the names both may use.
+
+Nothing here knows the settings models: :mod:`langchain_hf_spaces.config` passes their fields in
+(a :class:`Schema`), so every ``SpaceConfig`` field is settable from the file and from the
+environment without a hand-kept list, and a name that is not a field is an error naming the
+closest one instead of being ignored.
+
+Environment names: ``HF_SPACES_<SETTING>`` for a top-level setting (``HF_SPACES_ENABLED``,
+``HF_SPACES_DEFAULT_TIER``), ``HF_SPACES_<TIER>_<FIELD>`` for a Space's field
+(``HF_SPACES_BASE_WAKE_TIMEOUT``), where ``<TIER>`` is the tier name in upper case with ``-``
+written as ``_`` and ``<FIELD>`` a ``SpaceConfig`` field in upper case. Tier names are free, so
+the field is the longest field name the variable ends with and the rest is the tier.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import sys
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
+
+from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces.errors import SpaceConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_ENV = C.ENV_PREFIX + "CONFIG"
+"""The variable naming the settings file."""
+
+OTHER_ENV: frozenset[str] = frozenset({CONFIG_ENV})
+"""``HF_SPACES_*`` variables the package reads for something other than a setting."""
+
+FILE_ONLY_SETTINGS: frozenset[str] = frozenset({"version", "tiers"})
+"""Top-level settings that have no environment variable."""
+
+TIER_RE = re.compile(C.TIER_NAME_PATTERN)
+_CUTOFF = 0.6
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The fields of the settings models: ``top`` (SpacesSettings) and ``space`` (SpaceConfig)."""
+
+    top: Mapping[str, FieldInfo]
+    space: Mapping[str, FieldInfo]
+
+    @property
+    def env_settings(self) -> dict[str, str]:
+        """Top-level variable -> setting, e.g. ``HF_SPACES_ENABLED`` -> ``enabled``."""
+        return {
+            C.ENV_PREFIX + name.upper(): name for name in self.top if name not in FILE_ONLY_SETTINGS
+        }
+
+    @property
+    def env_fields(self) -> dict[str, str]:
+        """``<FIELD>`` -> field, longest first (the order variables are split in)."""
+        names = sorted(self.space, key=lambda n: (-len(n), n))
+        return {name.upper(): name for name in names}
+
+
+def is_tier_name(name: object) -> bool:
+    """True when ``name`` is a whole tier name (``[a-z][a-z0-9_-]*``, nothing after it)."""
+    return isinstance(name, str) and TIER_RE.fullmatch(name) is not None
+
+
+def env_tier(tier: str) -> str:
+    """How ``tier`` is written in a variable name: ``staging-2`` -> ``STAGING_2``."""
+    return tier.upper().replace("-", "_")
+
+
+def env_var(tier: str, field: str) -> str:
+    """The variable setting ``field`` of ``tier``: ``HF_SPACES_BASE_WAKE_TIMEOUT``."""
+    return f"{C.ENV_PREFIX}{env_tier(tier)}_{field.upper()}"
+
+
+def closest(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate most like ``name`` (difflib), or ``None`` when none is close."""
+    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=_CUTOFF)
+    return found[0] if found else None
+
+
+# ------------------------------------------------------------------------------------ the file
+def find_settings_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
+    """``path``, else ``$HF_SPACES_CONFIG``, else ``./hf-spaces.toml`` when it exists."""
+    if path is not None:
+        return Path(path)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    local = Path.cwd() / C.CONFIG_FILE_NAME
+    return local if local.is_file() else None
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """Read and migrate a settings file into the current format's dict."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpaceConfigError(
+            f"cannot read settings file {str(path)!r}: {exc.strerror or exc}.",
+            hint="Check HF_SPACES_CONFIG or create the file with `hf-spaces init`.",
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpaceConfigError(f"settings file {str(path)!r} is not valid TOML: {exc}.") from None
+    data, _ = migrate_settings_dict(data)
+    return data
+
+
+def migrate_settings_dict(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Bring a settings dict of an older ``version`` to the current one.
+
+    Returns the migrated dict and a list of human-readable changes. Version 0 (files written
+    before the ``version`` key existed, with tier tables at the top level) becomes version 1.
+    """
+    changes: list[str] = []
+    out = dict(data)
+    version = out.get("version", 0)
+    if not isinstance(version, int):
+        raise SpaceConfigError(f"settings `version` must be an integer, got {version!r}.")
+    if version == 0:
+        tiers = dict(out.pop("tiers", {}) or {})
+        for key in list(out):
+            if isinstance(out[key], dict) and key not in ("tiers",):
+                tiers[key] = out.pop(key)
+                changes.append(f"moved [{key}] to [tiers.{key}]")
+        out["tiers"] = tiers
+        out["version"] = 1
+        changes.append("added version = 1")
+    return out, changes
+
+
+def check_file_keys(data: Mapping[str, Any], schema: Schema, path: Path) -> None:
+    """Refuse a key that is not a setting, at the top level or in a tier table."""
+    where = f"settings file {str(path)!r}"
+    for key in data:
+        if key not in schema.top:
+            raise _unknown_key(where, key, "at the top level", schema.top, "a top-level setting")
+    tiers = data.get("tiers", {})
+    if not isinstance(tiers, Mapping):
+        raise SpaceConfigError(
+            f"{where}: `tiers` must be a table of tiers, not {type(tiers).__name__}.",
+            hint="Write each tier as a [tiers.<name>] table.",
+        )
+    for name, table in tiers.items():
+        if not isinstance(table, Mapping):
+            raise SpaceConfigError(
+                f"{where}: tier {name!r} must be a table of settings, not {type(table).__name__}.",
+                tier=str(name),
+                hint=f"Write it as a [tiers.{name}] table with url = ...",
+            )
+        for key in table:
+            if key not in schema.space:
+                raise _unknown_key(where, key, f"in [tiers.{name}]", schema.space, "a Space field")
+
+
+def _unknown_key(
+    where: str, key: object, place: str, valid: Iterable[str], kind: str
+) -> SpaceConfigError:
+    guess = closest(str(key), valid)
+    tail = f"did you mean {guess!r}?" if guess else f"it is not {kind}."
+    return SpaceConfigError(
+        f"{where}: unknown key {key!r} {place}: {tail}",
+        hint=f"Valid keys {place}: {', '.join(valid)}.",
+    )
+
+
+# ----------------------------------------------------------------------------- the environment
+def apply_environment(
+    data: Mapping[str, Any], env: Mapping[str, str], schema: Schema
+) -> dict[str, Any]:
+    """``data`` (a settings dict) with every ``HF_SPACES_*`` variable applied on top of it."""
+    out = dict(data)
+    tiers: dict[str, dict[str, Any]] = {
+        name: dict(cfg) for name, cfg in (out.get("tiers") or {}).items()
+    }
+    settings, fields = schema.env_settings, schema.env_fields
+    exempt = OTHER_ENV | _token_variables(tiers, env)
+    found: list[tuple[str, str, str]] = []  # (variable, tier part, field)
+    unknown: list[str] = []
+    for var in sorted(env):
+        if not var.startswith(C.ENV_PREFIX) or var in exempt:
+            continue
+        if var in settings:
+            out.update(_setting_from_env(var, env[var], settings[var], schema))
+            continue
+        parts = split_env_var(var, fields)
+        if parts is None:
+            unknown.append(var)
+        else:
+            found.append((var, *parts))
+    if unknown:
+        raise _unknown_variables(unknown, tiers, found, out, schema)
+    by_env_name: dict[str, list[str]] = {}
+    for name in tiers:
+        by_env_name.setdefault(env_tier(name), []).append(name)
+    for var, tier_part, field in found:
+        raw = env[var]
+        if raw == "":
+            continue
+        names = by_env_name.get(tier_part) or [tier_part.lower()]
+        if not is_tier_name(names[0]):
+            raise SpaceConfigError(
+                f"{var}: {names[0]!r} is not a tier name ([a-z][a-z0-9_-]*).",
+                hint=f"A tier name starts with a letter, e.g. {env_var(C.DEFAULT_TIER, field)}.",
+            )
+        value = parse_env_value(var, raw, schema.space[field])
+        for name in names:
+            tiers.setdefault(name, {})[field] = value
+    # A tier whose env vars exist but no URL anywhere is a mistake worth naming.
+    for name, cfg in tiers.items():
+        if "url" not in cfg:
+            raise SpaceConfigError(
+                f"tier {name!r} has settings but no url.",
+                tier=name,
+                hint=f"Set {env_var(name, 'url')} or url in [tiers.{name}].",
+            )
+    out["tiers"] = tiers
+    return out
+
+
+def split_env_var(var: str, fields: Mapping[str, str]) -> tuple[str, str] | None:
+    """``HF_SPACES_MY_TIER_MAX_RETRIES`` -> ``("MY_TIER", "max_retries")``; ``None`` if no field.
+
+    ``fields`` maps ``<FIELD>`` to the field, longest first: the field is the longest one the
+    variable ends with, after a non-empty tier part.
+    """
+    rest = var[len(C.ENV_PREFIX) :]
+    for upper, field in fields.items():
+        tier_part = rest[: -len(upper) - 1]
+        if rest.endswith("_" + upper) and tier_part:
+            return tier_part, field
+    return None
+
+
+def _token_variables(tiers: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> set[str]:
+    """Variables named as a tier's ``token_env`` (in the file or the environment): not settings."""
+    names = {cfg.get("token_env") for cfg in tiers.values() if isinstance(cfg, Mapping)}
+    suffix = "_TOKEN_ENV"
+    names |= {v for k, v in env.items() if k.startswith(C.ENV_PREFIX) and k.endswith(suffix)}
+    return {n for n in names if isinstance(n, str) and n}
+
+
+def _setting_from_env(var: str, raw: str, name: str, schema: Schema) -> dict[str, Any]:
+    if name == "default_tier":  # a tier name is lower case however it is written
+        return {name: raw.strip().lower()} if raw.strip() else {}
+    return {name: parse_env_value(var, raw, schema.top[name])}
+
+
+def _unknown_variables(
+    unknown: list[str],
+    tiers: Mapping[str, Any],
+    found: list[tuple[str, str, str]],
+    settings: Mapping[str, Any],
+    schema: Schema,
+) -> SpaceConfigError:
+    fields = schema.env_fields
+    known_tiers = {env_tier(t) for t in (*C.TIERS, *tiers)} | {t for _, t, _ in found}
+    default = env_tier(str(settings.get("default_tier") or C.DEFAULT_TIER))
+    valid = sorted(OTHER_ENV | set(schema.env_settings))
+    described = []
+    for var in unknown:
+        rest = var[len(C.ENV_PREFIX) :].upper()  # compared in upper case: `..._base_url` too
+        if rest in fields:
+            guess: str | None = f"{C.ENV_PREFIX}{default}_{rest}"
+            described.append(f"{var} names no tier (did you mean {guess}?)")
+            continue
+        candidates = set(valid)
+        candidates |= {f"{C.ENV_PREFIX}{t}_{f}" for t in known_tiers for f in fields}
+        # The same variable with another field, for a tier that is not configured yet.
+        for i, char in enumerate(rest):
+            if char == "_" and i:
+                candidates |= {f"{C.ENV_PREFIX}{rest[:i]}_{f}" for f in fields}
+        guess = closest(C.ENV_PREFIX + rest, candidates)
+        described.append(f"{var} (did you mean {guess}?)" if guess else f"{var} (not a setting)")
+    noun = "variable" if len(unknown) == 1 else "variables"
+    return SpaceConfigError(
+        f"unknown {C.ENV_PREFIX}* {noun}: {'; '.join(described)}.",
+        hint=(
+            f"The variables are {', '.join(valid)} and {C.ENV_PREFIX}<TIER>_<FIELD> with FIELD "
+            f"one of {', '.join(schema.space).upper()}; see docs/configuration.md."
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------- the values
+def parse_env_value(var: str, raw: str, field: FieldInfo) -> Any:
+    """``raw`` parsed by the field's type and checked against its bounds, or an error naming
+    ``var``: booleans as true/false (1/0, yes/no, on/off), lists as JSON or comma-separated."""
+    annotation = field.annotation
+    value: Any = raw
+    if _is(annotation, bool):
+        value = parse_bool(raw, var)
+    elif _list_type(annotation):
+        value = _parse_list(var, raw)
+    elif not _is(annotation, str) and not _is(annotation, SecretStr):
+        value = raw.strip()
+    checked: Any = annotation
+    if field.metadata:  # the field's bounds (gt=0, le=20, ...) as Annotated metadata
+        params = (annotation, *field.metadata)
+        checked = Annotated[params]
+    adapter: TypeAdapter[Any] = TypeAdapter(checked)
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        reason = "; ".join(e["msg"] for e in exc.errors(include_url=False))
+        shown = "" if _is(annotation, SecretStr) else f"={_short(raw)!r}"
+        raise SpaceConfigError(f"{var}{shown}: {reason}.") from None
+
+
+def parse_bool(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise SpaceConfigError(f"{name}={value!r} is not a boolean (use true or false).")
+
+
+def _parse_list(var: str, raw: str) -> Any:
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SpaceConfigError(f"{var}={_short(raw)!r} is not a JSON list: {exc}.") from None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _members(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return tuple(a for a in typing.get_args(annotation) if a is not type(None))
+    return (annotation,)
+
+
+def _is(annotation: Any, kind: type) -> bool:
+    return any(member is kind for member in _members(annotation))
+
+
+def _list_type(annotation: Any) -> bool:
+    return any(typing.get_origin(m) in (list, tuple, set) for m in _members(annotation))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "..."
