@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.callbacks import BaseCallbackHandler, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
@@ -242,3 +242,16 @@ async def test_call_keywords_reach_the_chosen_model() -> None:
         assert router.bind(stop=["|"]).invoke("hi") == "echo: hi "
         last = space.last_request
         assert last is not None and last.json["parameters"]["stop"] == ["|"]
+
+
+def test_each_model_run_is_tagged_with_its_tier(base: LocalSpace) -> None:
+    seen: list[str | None] = []
+
+    class Tiers(BaseCallbackHandler):
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            seen.append((kwargs.get("metadata") or {}).get("hf_spaces_tier"))
+
+    router = _router(base, Failing(error=_error(SpaceUnavailableError)))
+    router.invoke({"input": "Hello", "tier": "company"}, {"callbacks": [Tiers()]})
+    router.invoke("Hello", {"callbacks": [Tiers()]})
+    assert seen == ["company", "base", "base"]
