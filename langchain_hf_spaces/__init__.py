@@ -35,9 +35,9 @@ from langchain_hf_spaces.schema import SchemaError, schema_to_model
 _LAZY = {
     "ChatHuggingFaceSpace": "langchain_hf_spaces.chat_models",
     "HuggingFaceSpaceLLM": "langchain_hf_spaces.llms",
-    "HuggingFaceSpaces": "langchain_hf_spaces.runnables",
+    "HuggingFaceSpaces": "langchain_hf_spaces.tiers",
     "SchemaOutputParser": "langchain_hf_spaces.output_parsers",
-    "SpaceTierRouter": "langchain_hf_spaces.runnables",
+    "SpaceTierRouter": "langchain_hf_spaces.tiers",
     "SpaceVariationsRunnable": "langchain_hf_spaces.runnables",
     "StructuredSpaceRunnable": "langchain_hf_spaces.runnables",
 }
@@ -58,12 +58,8 @@ if TYPE_CHECKING:
     from langchain_hf_spaces.chat_models import ChatHuggingFaceSpace
     from langchain_hf_spaces.llms import HuggingFaceSpaceLLM
     from langchain_hf_spaces.output_parsers import SchemaOutputParser
-    from langchain_hf_spaces.runnables import (
-        HuggingFaceSpaces,
-        SpaceTierRouter,
-        SpaceVariationsRunnable,
-        StructuredSpaceRunnable,
-    )
+    from langchain_hf_spaces.runnables import SpaceVariationsRunnable, StructuredSpaceRunnable
+    from langchain_hf_spaces.tiers import HuggingFaceSpaces, SpaceTierRouter
 
 __version__ = VERSION
 

@@ -17,12 +17,18 @@ asks for a JSON reply::
 The last line depends on ``tool_choice``: ``"auto"`` (above), ``"any"``/``"required"`` ("You must
 call at least one tool"), a tool name ("You must call the tool ..."), ``"none"`` (no tool section
 at all). A reply is parsed by :func:`parse_tool_reply`: a JSON object with ``tool_calls`` (or a
-single ``{"name", "arguments"}`` object), optionally in a Markdown code fence, becomes
-``AIMessage.tool_calls``; text around it stays ``content``; JSON that is malformed or names an
-unknown tool becomes ``invalid_tool_calls`` with the reason, never an exception.
+single ``{"name", "arguments"}`` object), optionally in a Markdown code fence, becomes tool calls;
+text around it stays content; JSON that is malformed or names an unknown tool becomes an invalid
+tool call with the reason, never an exception.
 
 Earlier assistant turns with tool calls are rendered back in the same JSON form, and tool results
 as ``tool`` turns, so the model sees one consistent format through a whole agent loop.
+
+Plain data only (no framework imports): tool specs come in as dicts (OpenAI's
+``{"type": "function", "function": {...}}`` or the bare function dict), tool calls go out as
+:class:`ToolCallDict` / :class:`InvalidToolCallDict` (``id``, ``name``, ``arguments``; the shape
+of :attr:`SpaceAnswer.tool_calls`). The LangChain conversions live in
+:mod:`langchain_hf_spaces._lc_messages`.
 """
 
 from __future__ import annotations
@@ -31,25 +37,45 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-from langchain_core.messages import InvalidToolCall, ToolCall
-from langchain_core.messages.tool import (
-    invalid_tool_call,
-    tool_call,
-)
+from typing import Any, Literal, TypedDict
 
 from langchain_hf_spaces.errors import SpaceInputError
 
 __all__ = [
+    "InvalidToolCallDict",
+    "ToolCallDict",
     "ToolChoice",
     "normalize_tool_choice",
     "openai_tool_choice",
+    "parse_native_tool_calls",
     "parse_tool_reply",
     "render_tool_calls",
     "render_tool_result",
     "tool_system_prompt",
 ]
+
+
+class ToolCallDict(TypedDict):
+    """A tool call: the arguments parsed into a JSON object."""
+
+    id: str | None
+    name: str
+    arguments: dict[str, Any]
+
+
+class InvalidToolCallDict(TypedDict):
+    """An attempt at a tool call that cannot be made: the raw arguments and the reason."""
+
+    id: str | None
+    name: str | None
+    arguments: str
+    error: str
+
+
+def _invalid(
+    name: str | None, arguments: str, call_id: str | None, error: str
+) -> InvalidToolCallDict:
+    return {"id": call_id, "name": name, "arguments": arguments, "error": error}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +164,10 @@ def tool_system_prompt(tools: Sequence[Mapping[str, Any]], choice: ToolChoice) -
 
 
 def render_tool_calls(calls: Sequence[Mapping[str, Any]]) -> str:
-    """An assistant turn's tool calls, in the protocol's JSON form."""
-    payload = {"tool_calls": [{"name": c["name"], "arguments": c.get("args", {})} for c in calls]}
+    """An assistant turn's tool calls (``{"name", "arguments"}`` dicts), in the protocol's form."""
+    payload = {
+        "tool_calls": [{"name": c["name"], "arguments": c.get("arguments", {})} for c in calls]
+    }
     return json.dumps(payload, ensure_ascii=False, sort_keys=True)
 
 
@@ -170,12 +198,12 @@ def _call_id(text: str, index: int) -> str:
 
 def parse_tool_reply(
     text: str, tool_names: Sequence[str]
-) -> tuple[str, list[ToolCall], list[InvalidToolCall]]:
+) -> tuple[str, list[ToolCallDict], list[InvalidToolCallDict]]:
     """Split a model's reply into ``(content, tool_calls, invalid_tool_calls)``.
 
     Never raises: anything that looks like an attempt to call a tool but is not valid becomes an
-    :class:`~langchain_core.messages.tool.InvalidToolCall` carrying the raw text and the reason.
-    Tool call ids are derived from the reply, so the same reply always gets the same ids.
+    :class:`InvalidToolCallDict` carrying the raw text and the reason. Tool call ids are derived
+    from the reply, so the same reply always gets the same ids.
     """
     body = _strip_fence(text)
     start = body.find("{")
@@ -185,10 +213,10 @@ def parse_tool_reply(
         data, end = json.JSONDecoder().raw_decode(body, start)
     except ValueError as exc:
         if '"tool_calls"' in body or ('"name"' in body and '"arguments"' in body):
-            bad = invalid_tool_call(
+            bad = _invalid(
                 name=None,
-                args=body[start:],
-                id=_call_id(text, 0),
+                arguments=body[start:],
+                call_id=_call_id(text, 0),
                 error=f"The reply is not valid JSON: {exc}.",
             )
             return body[:start].strip(), [], [bad]
@@ -201,23 +229,26 @@ def parse_tool_reply(
         return text, [], []
     content = (body[:start] + body[end:]).strip()
     if not isinstance(raw_calls, list):
-        bad = invalid_tool_call(
+        bad = _invalid(
             name=None,
-            args=json.dumps(raw_calls, ensure_ascii=False),
-            id=_call_id(text, 0),
+            arguments=json.dumps(raw_calls, ensure_ascii=False),
+            call_id=_call_id(text, 0),
             error="`tool_calls` must be a list of {name, arguments} objects.",
         )
         return content, [], [bad]
     known = set(tool_names)
-    calls: list[ToolCall] = []
-    invalid: list[InvalidToolCall] = []
+    calls: list[ToolCallDict] = []
+    invalid: list[InvalidToolCallDict] = []
     for index, raw in enumerate(raw_calls):
         call_id = _call_id(text, index)
         raw_text = json.dumps(raw, ensure_ascii=False)
         if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
             invalid.append(
-                invalid_tool_call(
-                    name=None, args=raw_text, id=call_id, error="A tool call needs a `name`."
+                _invalid(
+                    name=None,
+                    arguments=raw_text,
+                    call_id=call_id,
+                    error="A tool call needs a `name`.",
                 )
             )
             continue
@@ -228,10 +259,10 @@ def parse_tool_reply(
                 arguments = json.loads(arguments) if arguments.strip() else {}
             except ValueError as exc:
                 invalid.append(
-                    invalid_tool_call(
+                    _invalid(
                         name=name,
-                        args=arguments,
-                        id=call_id,
+                        arguments=arguments,
+                        call_id=call_id,
                         error=f"`arguments` is not valid JSON: {exc}.",
                     )
                 )
@@ -240,23 +271,47 @@ def parse_tool_reply(
             arguments = {}
         if not isinstance(arguments, dict):
             invalid.append(
-                invalid_tool_call(
+                _invalid(
                     name=name,
-                    args=json.dumps(arguments, ensure_ascii=False),
-                    id=call_id,
+                    arguments=json.dumps(arguments, ensure_ascii=False),
+                    call_id=call_id,
                     error="`arguments` must be a JSON object.",
                 )
             )
             continue
         if known and name not in known:
             invalid.append(
-                invalid_tool_call(
+                _invalid(
                     name=name,
-                    args=json.dumps(arguments, ensure_ascii=False),
-                    id=call_id,
+                    arguments=json.dumps(arguments, ensure_ascii=False),
+                    call_id=call_id,
                     error=f"Unknown tool {name!r} (bound: {', '.join(tool_names)}).",
                 )
             )
             continue
-        calls.append(tool_call(name=name, args=arguments, id=call_id))
+        calls.append({"id": call_id, "name": name, "arguments": arguments})
     return content, calls, invalid
+
+
+def parse_native_tool_calls(
+    raw_calls: Sequence[Mapping[str, Any]] | None,
+) -> tuple[list[ToolCallDict], list[InvalidToolCallDict]]:
+    """Tool calls a chat-native Space returned (:attr:`SpaceAnswer.tool_calls`), with their
+    ``arguments`` parsed into JSON objects; the ones that do not parse are invalid calls."""
+    calls: list[ToolCallDict] = []
+    invalid: list[InvalidToolCallDict] = []
+    for raw in raw_calls or ():
+        name = raw.get("name")
+        args = raw.get("arguments", {})
+        call_id = raw.get("id")
+        if isinstance(args, str):
+            try:
+                args = json.loads(args) if args.strip() else {}
+            except ValueError as exc:
+                invalid.append(_invalid(name, args, call_id, str(exc)))
+                continue
+        if not isinstance(args, dict):
+            invalid.append(_invalid(name, json.dumps(args), call_id, "arguments not an object"))
+            continue
+        calls.append({"id": call_id, "name": str(name), "arguments": args})
+    return calls, invalid

@@ -52,20 +52,12 @@ from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
     BaseMessage,
-    ChatMessage,
     HumanMessage,
     InvalidToolCall,
-    SystemMessage,
     ToolCall,
-    ToolMessage,
     convert_to_openai_messages,
 )
-from langchain_core.messages.ai import UsageMetadata
-from langchain_core.messages.tool import (
-    invalid_tool_call,
-    tool_call,
-    tool_call_chunk,
-)
+from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.output_parsers.openai_tools import (
     JsonOutputKeyToolsParser,
@@ -80,6 +72,7 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, PrivateAttr, model_validator
 from typing_extensions import Self
 
+from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._chat_templates import (
     DEFAULT_CHAT_TEMPLATE,
     ChatTemplate,
@@ -87,18 +80,28 @@ from langchain_hf_spaces._chat_templates import (
     chat_template,
     cut_at_markers,
 )
+from langchain_hf_spaces._lc_base import (
+    LS_PROVIDER,
+    VariationsRequest,
+    _SpaceModelBase,
+    aclose_stream,
+    answer_info,
+)
+from langchain_hf_spaces._lc_messages import (
+    native_tool_calls,
+    parse_tool_reply,
+    render_messages,
+    usage_metadata,
+)
 from langchain_hf_spaces._tools import (
     ToolChoice,
     normalize_tool_choice,
     openai_tool_choice,
-    parse_tool_reply,
-    render_tool_calls,
-    render_tool_result,
     tool_system_prompt,
 )
 from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
 from langchain_hf_spaces.errors import SpaceInputError
-from langchain_hf_spaces.llms import LS_PROVIDER, _SpaceModelBase, answer_info
+from langchain_hf_spaces.runnables import SpaceVariationsRunnable, StructuredSpaceRunnable
 from langchain_hf_spaces.schema import is_guide_schema
 
 __all__ = ["ChatHuggingFaceSpace"]
@@ -120,66 +123,6 @@ class _Request:
     tool_names: list[str] = field(default_factory=list)
     parse_tools: bool = False
     """Text protocol with tools bound: the reply is parsed for tool calls."""
-
-
-def _usage(answer: SpaceAnswer) -> UsageMetadata | None:
-    if answer.prompt_tokens is None and answer.completion_tokens is None:
-        return None
-    inp = answer.prompt_tokens or 0
-    out = answer.completion_tokens or 0
-    return cast(
-        "UsageMetadata", {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
-    )
-
-
-def _text_of(message: BaseMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    parts: list[str] = []
-    for block in content:
-        if isinstance(block, str):
-            parts.append(block)
-        elif isinstance(block, Mapping):
-            kind = block.get("type")
-            if kind == "text" and isinstance(block.get("text"), str):
-                parts.append(block["text"])
-            elif kind in ("tool_use", "tool_call", "function_call"):
-                continue  # rendered from message.tool_calls
-            else:
-                raise SpaceInputError(
-                    f"a {type(message).__name__} holds a {kind!r} content block; this Space "
-                    "takes text only.",
-                    hint="Send text, or use a Space with an openai-protocol multimodal model.",
-                )
-    return "".join(parts)
-
-
-def _native_tool_calls(
-    answer: SpaceAnswer,
-) -> tuple[list[ToolCall], list[InvalidToolCall]]:
-    raw_calls = getattr(answer, "tool_calls", None) or []
-    calls: list[ToolCall] = []
-    invalid: list[InvalidToolCall] = []
-    for raw in raw_calls:
-        name = raw.get("name")
-        args = raw.get("arguments", {})
-        call_id = raw.get("id")
-        if isinstance(args, str):
-            try:
-                args = json.loads(args) if args.strip() else {}
-            except ValueError as exc:
-                invalid.append(invalid_tool_call(name=name, args=args, id=call_id, error=str(exc)))
-                continue
-        if not isinstance(args, dict):
-            invalid.append(
-                invalid_tool_call(
-                    name=name, args=json.dumps(args), id=call_id, error="arguments not an object"
-                )
-            )
-            continue
-        calls.append(tool_call(name=str(name), args=args, id=call_id))
-    return calls, invalid
 
 
 class _StreamAssembler:
@@ -221,7 +164,7 @@ class _StreamAssembler:
                 for i, c in enumerate(invalid)
             ]
         elif req.native and self.answer is not None:
-            calls, invalid = _native_tool_calls(self.answer)
+            calls, invalid = native_tool_calls(self.answer)
             chunks = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)
@@ -230,7 +173,7 @@ class _StreamAssembler:
         usage = None
         if self.answer is not None:
             metadata = self.model._response_metadata(self.answer, cut=self.cutter.done)
-            usage = _usage(self.answer)
+            usage = usage_metadata(self.answer)
         message = AIMessageChunk(
             content=content,
             tool_call_chunks=chunks,
@@ -308,8 +251,9 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         return self._ls_params("chat", stop, kwargs)
 
     # ------------------------------------------------------------------ request building
-    def _is_native(self, client: SpaceClient) -> bool:
-        return bool(getattr(client, "is_chat_native", False)) and hasattr(client, "chat")
+    @staticmethod
+    def _is_native(client: SpaceClient) -> bool:
+        return client.is_chat_native
 
     def _prepare(
         self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
@@ -345,7 +289,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
             extra.append(tool_system_prompt(tools, choice))
         if response_format is not None:
             extra.append(_json_instructions(response_format))
-        rendered = _render_messages(messages, "\n\n".join(e for e in extra if e))
+        rendered = render_messages(messages, "\n\n".join(e for e in extra if e))
         markers = tuple(dict.fromkeys([*template.end_of_turn, *user_stops]))
         if markers:
             params["stop"] = list(markers)
@@ -371,14 +315,14 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         calls: list[ToolCall] = []
         invalid: list[InvalidToolCall] = []
         if req.native:
-            calls, invalid = _native_tool_calls(answer)
+            calls, invalid = native_tool_calls(answer)
         elif req.parse_tools:
             text, calls, invalid = parse_tool_reply(text, req.tool_names)
         return AIMessage(
             content=text,
             tool_calls=calls,
             invalid_tool_calls=invalid,
-            usage_metadata=_usage(answer),
+            usage_metadata=usage_metadata(answer),
             response_metadata=self._response_metadata(answer, cut=cut),
         )
 
@@ -486,9 +430,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                 if assembler.cutter.done:
                     break
         finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await aclose_stream(source)
         last = assembler.last()
         if run_manager is not None and last.text:
             await run_manager.on_llm_new_token(last.text, chunk=last)
@@ -543,9 +485,35 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
 
         On ``openai``-protocol Spaces the input must be a single user message.
         """
-        from langchain_hf_spaces.runnables import SpaceVariationsRunnable
-
         return SpaceVariationsRunnable(self, n, **options)
+
+    def _structured_prompt(self, value: Any) -> tuple[str, Callable[[str], Any]]:
+        messages = self._convert_input(value).to_messages()
+        last = messages[-1] if messages else None
+        if not isinstance(last, HumanMessage):
+            raise SpaceInputError(
+                "structured output from a chat model needs the conversation to end with a "
+                "user message (it carries the instruction the schema is appended to).",
+                tier=self.tier,
+                url=self.space_url,
+            )
+        head = messages[:-1]
+        return last.text, lambda text: [*head, HumanMessage(content=text)]
+
+    def _variations_request(self, value: Any, parameters: Mapping[str, Any]) -> VariationsRequest:
+        messages = self._convert_input(value).to_messages()
+        client, req = self._prepare(messages, None, dict(parameters))
+        if not req.native:
+            return VariationsRequest(client, req.prompt, req.params, req.cut_markers)
+        if len(messages) != 1 or not isinstance(messages[0], HumanMessage):
+            raise SpaceInputError(
+                "variations on an openai-protocol Space take one user message; this "
+                f"conversation has {len(messages)} messages.",
+                tier=self.tier,
+                url=self.space_url,
+                hint="Use HuggingFaceSpaceLLM.with_variations, or send a single prompt.",
+            )
+        return VariationsRequest(client, messages[0].text, req.params, req.cut_markers)
 
     def with_structured_output(
         self,
@@ -554,7 +522,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         include_raw: bool = False,
         method: StructuredMethod | None = None,
         strict: bool | None = None,
-        max_retries: int = 2,
+        max_retries: int = C.DEFAULT_STRUCTURED_RETRIES,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, dict[str, Any] | BaseModel]:
         """Answers parsed into ``schema``: a pydantic model, a TypedDict, a JSON schema dict or
@@ -580,8 +548,6 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                     f"the guide's schema dict works with method='reask', not {method!r}; for "
                     "function calling pass schema_to_model(schema) instead."
                 )
-            from langchain_hf_spaces.runnables import StructuredSpaceRunnable
-
             return StructuredSpaceRunnable(
                 self, cast("Any", schema), include_raw=include_raw, max_retries=max_retries
             )
@@ -673,43 +639,3 @@ def _json_instructions(response_format: Mapping[str, Any]) -> str:
             schema, ensure_ascii=False, sort_keys=True
         )
     return "# Output format\n" + text
-
-
-def _render_messages(messages: Sequence[BaseMessage], system_extra: str) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
-    names: dict[str, str] = {}
-    for message in messages:
-        if isinstance(message, SystemMessage):
-            out.append({"role": "system", "content": _text_of(message)})
-        elif isinstance(message, HumanMessage):
-            out.append({"role": "user", "content": _text_of(message)})
-        elif isinstance(message, AIMessage):
-            text = _text_of(message)
-            if message.tool_calls:
-                for call in message.tool_calls:
-                    if call.get("id"):
-                        names[str(call["id"])] = call["name"]
-                calls = render_tool_calls(message.tool_calls)
-                text = f"{text}\n{calls}" if text.strip() else calls
-            out.append({"role": "assistant", "content": text})
-        elif isinstance(message, ToolMessage):
-            name = message.name or names.get(message.tool_call_id)
-            content = _text_of(message)
-            out.append(
-                {
-                    "role": "tool",
-                    "content": render_tool_result(content, name=name, call_id=message.tool_call_id),
-                }
-            )
-        elif isinstance(message, ChatMessage):
-            out.append({"role": message.role, "content": _text_of(message)})
-        else:
-            raise SpaceInputError(
-                f"message type {type(message).__name__} is not supported by ChatHuggingFaceSpace."
-            )
-    if system_extra:
-        if out and out[0]["role"] == "system":
-            out[0] = {"role": "system", "content": out[0]["content"] + "\n\n" + system_extra}
-        else:
-            out.insert(0, {"role": "system", "content": system_extra})
-    return out

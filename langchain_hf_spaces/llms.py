@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM, LangSmithParams
@@ -39,265 +39,28 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from langchain_core.prompt_values import PromptValue, StringPromptValue
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import get_config_list
-from langchain_core.utils import secret_from_env
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
-from typing_extensions import Self
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
-from langchain_hf_spaces._inputs import render_prompt
-from langchain_hf_spaces.client import SpaceAnswer, SpaceClient
-from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
-from langchain_hf_spaces.errors import HFSpacesError, SpaceInputError, SpacesDisabledError
+from langchain_hf_spaces._lc_base import (
+    VariationsRequest,
+    _SpaceModelBase,
+    aclose_stream,
+    answer_info,
+)
+from langchain_hf_spaces.client import SpaceAnswer
+from langchain_hf_spaces.errors import SpaceInputError
+from langchain_hf_spaces.runnables import SpaceVariationsRunnable, StructuredSpaceRunnable
 from langchain_hf_spaces.schema import SchemaLike
 
 __all__ = ["HuggingFaceSpaceLLM"]
 
-LS_PROVIDER = "huggingface_spaces"
 DEFAULT_BATCH_CONCURRENCY = 64
 """Prompts of one sync batch sent at once when the caller sets no ``max_concurrency``."""
 
 _BATCH_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "hf_spaces_batch_limit", default=None
 )
-
-PROMPT_KEYS = ("prompt", "input", "question", "messages")
-"""Keys an input dict may carry its prompt under (one of them), next to ``context``."""
-
-_GENERATION_FIELDS = (
-    "max_new_tokens",
-    "temperature",
-    "top_p",
-    "top_k",
-    "repetition_penalty",
-    "seed",
-    "do_sample",
-)
-
-
-class _SpaceModelBase(BaseModel):
-    """Fields and plumbing shared by the LLM and the chat model (no LangChain base class here)."""
-
-    @classmethod
-    def is_lc_serializable(cls) -> bool:
-        return True
-
-    @property
-    def lc_secrets(self) -> dict[str, str]:
-        """Serialisation writes the environment variable's name, never the token."""
-        return {"hf_token": "HF_TOKEN"}
-
-    model_config = ConfigDict(
-        populate_by_name=True, arbitrary_types_allowed=True, protected_namespaces=()
-    )
-
-    tier: str | None = None
-    """Tier to use; default: the settings' ``default_tier`` (``base``)."""
-    space_url: str | None = None
-    """Space URL, when not taken from settings (``https://huggingface.co/spaces/u/n`` works)."""
-    endpoint: str | None = None
-    """Generate path, default ``/api/generate``."""
-    protocol: str | None = None
-    """Wire protocol: ``generate``, ``tgi``, ``gradio``, ``openai`` or ``auto``."""
-    revision: str | None = None
-    """Model revision, reported in metadata and traces."""
-    hf_token: SecretStr | None = Field(
-        alias="api_key", default_factory=secret_from_env("HF_TOKEN", default=None)
-    )
-    """Hugging Face token. Env: ``HF_TOKEN``. A token set on the tier in settings wins over
-    ``HF_TOKEN`` read from the environment; a token passed here explicitly wins over both."""
-    settings: SpacesSettings | None = Field(default=None, exclude=True)
-    """Settings to take the tier from; default ``SpacesSettings.load()``."""
-    space: SpaceConfig | None = Field(default=None, exclude=True)
-    """A ready :class:`SpaceConfig` (instead of ``space_url`` or ``settings``)."""
-    client: SpaceClient | None = Field(default=None, exclude=True)
-    """A ready :class:`SpaceClient` (shares its connection pool)."""
-
-    max_new_tokens: int | None = Field(default=None, alias="max_tokens", ge=1)
-    temperature: float | None = Field(default=None, ge=0)
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    top_k: int | None = Field(default=None, ge=1)
-    repetition_penalty: float | None = Field(default=None, gt=0)
-    seed: int | None = Field(default=None, ge=0)
-    do_sample: bool | None = None
-    stop: list[str] | None = Field(default=None, alias="stop_sequences")
-    """Stop sequences; applied to the answer even when the Space ignores them."""
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Further parameters sent to the Space as they are."""
-    timeout: float | None = Field(default=None, gt=0)
-    """Read timeout in seconds (overrides the Space's ``read_timeout``)."""
-    max_retries: int | None = Field(default=None, ge=0, le=20)
-    """Retries on connect errors, 429 and 5xx (overrides the Space's ``max_retries``)."""
-    streaming: bool = False
-    """Stream under the hood of ``invoke`` (tokens reach ``on_llm_new_token`` callbacks)."""
-
-    _client: SpaceClient | None = PrivateAttr(default=None)
-    _disabled_tier: str | None = PrivateAttr(default=None)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            super().__init__(*args, **kwargs)
-        except ValidationError as exc:
-            # Our own errors (unknown tier, bad URL) surface as themselves, not wrapped.
-            for err in exc.errors():
-                cause = (err.get("ctx") or {}).get("error")
-                if isinstance(cause, HFSpacesError):
-                    raise cause from None
-            raise
-
-    @model_validator(mode="after")
-    def _resolve_space(self) -> Self:
-        client = self.client
-        tier = self.tier
-        cfg: SpaceConfig
-        if client is not None:
-            cfg, tier = client.config, client.tier
-        elif self.space is not None:
-            cfg = self.space
-        elif self.space_url is not None:
-            data: dict[str, Any] = {"url": self.space_url, "revision": self.revision}
-            if self.endpoint is not None:
-                data["endpoint"] = self.endpoint
-            if self.protocol is not None:
-                data["protocol"] = self.protocol
-            cfg = SpaceConfig(**data)
-        else:
-            settings = self.settings if self.settings is not None else SpacesSettings.load()
-            if not settings.enabled:
-                # Raised at call time, so `.with_fallbacks([...])` can take over.
-                self._disabled_tier = tier or settings.default_tier
-                self.tier = self._disabled_tier
-                return self
-            tier = tier or settings.default_tier
-            cfg = settings.space(tier)
-        tier = tier or C.DEFAULT_TIER
-        overrides: dict[str, Any] = {}
-        explicit = self.model_fields_set
-        if client is None and self.space_url is None:
-            for name in ("endpoint", "protocol", "revision"):
-                if name in explicit and getattr(self, name) is not None:
-                    overrides[name] = getattr(self, name)
-        if self.timeout is not None:
-            overrides["read_timeout"] = self.timeout
-        if self.max_retries is not None:
-            overrides["max_retries"] = self.max_retries
-        if self.hf_token is not None and (
-            "hf_token" in explicit or (self.space_url is not None and client is None)
-        ):
-            overrides["token"] = self.hf_token
-        if overrides:
-            provider = cfg._token_provider if "token" not in overrides else None
-            cfg = SpaceConfig(**{**cfg.model_dump(), **overrides})
-            if provider is not None:
-                cfg = cfg.with_token_provider(provider)
-            client = SpaceClient(cfg, tier=tier, _pool=client._pool if client else None)
-        elif client is None:
-            client = SpaceClient(cfg, tier=tier)
-        self._client = client
-        # Public fields describe the Space in use (identifying params, traces, serialisation).
-        self.tier = tier
-        self.space_url = cfg.url
-        self.endpoint = cfg.endpoint
-        self.protocol = cfg.protocol
-        self.revision = cfg.revision
-        return self
-
-    # ------------------------------------------------------------------ shared helpers
-    def _space(self) -> SpaceClient:
-        client = self._client
-        if client is None:
-            raise SpacesDisabledError(
-                "Hugging Face Spaces are disabled (enabled = false).", tier=self._disabled_tier
-            )
-        return client
-
-    def _generation_params(self) -> dict[str, Any]:
-        params = {name: getattr(self, name) for name in _GENERATION_FIELDS}
-        params = {k: v for k, v in params.items() if v is not None}
-        if self.model_kwargs:
-            params.update(self.model_kwargs)
-        return params
-
-    def _call_params(self, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        params = self._generation_params()
-        if kwargs:
-            if "max_tokens" in kwargs:
-                kwargs = dict(kwargs)
-                params["max_new_tokens"] = kwargs.pop("max_tokens")
-            params.update(kwargs)
-        stops = stop if stop is not None else self.stop
-        if stops:
-            params["stop"] = list(stops)
-        else:
-            params.pop("stop", None)
-        return params
-
-    def _space_params(self) -> dict[str, Any]:
-        return {
-            "tier": self.tier,
-            "space_url": self.space_url,
-            "endpoint": self.endpoint,
-            "revision": self.revision,
-            "protocol": self.protocol,
-        }
-
-    def _split_context(self, value: Mapping[str, Any]) -> tuple[Any, Mapping[str, Any] | None]:
-        """``{"prompt" | "input" | "question" | "messages": ..., "context": {...}}`` -> parts."""
-        keys = [k for k in PROMPT_KEYS if k in value]
-        unknown = sorted(set(value) - {*PROMPT_KEYS, "context"})
-        if len(keys) != 1 or unknown:
-            raise SpaceInputError(
-                "an input dict needs exactly one of "
-                f"{', '.join(PROMPT_KEYS)} and optionally 'context'; got keys {sorted(value)}.",
-                tier=self.tier,
-                url=self.space_url,
-            )
-        return value[keys[0]], value.get("context")
-
-    def _render_context(self, text: str, context: Mapping[str, Any] | None) -> str:
-        return render_prompt(text, context, tier=self.tier, url=self.space_url)
-
-    def _ls_model_name(self, kwargs: Mapping[str, Any]) -> str:
-        model = kwargs.get("model")
-        if isinstance(model, str) and model:
-            return model
-        return self.revision or self.space_url or (self.tier or C.DEFAULT_TIER)
-
-    def _ls_params(
-        self, model_type: Literal["llm", "chat"], stop: list[str] | None, kwargs: Mapping[str, Any]
-    ) -> LangSmithParams:
-        """Tracing parameters (LangSmith), shared by the LLM and the chat model."""
-        params = LangSmithParams(
-            ls_provider=LS_PROVIDER,
-            ls_model_name=self._ls_model_name(kwargs),
-            ls_model_type=model_type,
-        )
-        temperature = kwargs.get("temperature", self.temperature)
-        if temperature is not None:
-            params["ls_temperature"] = temperature
-        max_tokens = kwargs.get("max_new_tokens", kwargs.get("max_tokens", self.max_new_tokens))
-        if max_tokens is not None:
-            params["ls_max_tokens"] = max_tokens
-        stops = stop if stop is not None else self.stop
-        if stops:
-            params["ls_stop"] = list(stops)
-        return params
-
-
-def answer_info(answer: SpaceAnswer, *, cut: bool = False) -> dict[str, Any]:
-    """``generation_info`` / ``response_metadata`` of an answer."""
-    info = answer.metadata
-    if cut:
-        info["finish_reason"] = "stop"
-    return info
 
 
 class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
@@ -360,7 +123,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         schema: SchemaLike,
         *,
         include_raw: bool = False,
-        max_retries: int = 2,
+        max_retries: int = C.DEFAULT_STRUCTURED_RETRIES,
         **kwargs: Any,
     ) -> Runnable[Any, Any]:
         """A Runnable returning the object ``schema`` describes (the guide's
@@ -376,8 +139,6 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         """
         if kwargs:
             raise ValueError(f"Received unsupported arguments {sorted(kwargs)}")
-        from langchain_hf_spaces.runnables import StructuredSpaceRunnable
-
         return StructuredSpaceRunnable(
             self, schema, include_raw=include_raw, max_retries=max_retries
         )
@@ -390,9 +151,15 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         ``max_n``, and generation parameters. See
         :class:`~langchain_hf_spaces.runnables.SpaceVariationsRunnable`.
         """
-        from langchain_hf_spaces.runnables import SpaceVariationsRunnable
-
         return SpaceVariationsRunnable(self, n, **options)
+
+    def _structured_prompt(self, value: Any) -> tuple[str, Callable[[str], Any]]:
+        return self._convert_input(value).to_string(), lambda text: text
+
+    def _variations_request(self, value: Any, parameters: Mapping[str, Any]) -> VariationsRequest:
+        prompt = self._convert_input(value).to_string()
+        params = self._call_params(None, parameters)
+        return VariationsRequest(self._space(), prompt, params, tuple(params.get("stop", ())))
 
     # ------------------------------------------------------------------ one prompt
     def _complete_one(
@@ -581,7 +348,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
                 if cutter.done:
                     break
         finally:
-            await stream.aclose()  # type: ignore[attr-defined]
+            await aclose_stream(stream)
         yield self._last_chunk(cutter, answer)
 
     @staticmethod

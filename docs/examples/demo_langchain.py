@@ -19,7 +19,7 @@ from langchain_core.tools import tool
 from langchain_hf_spaces.chat_models import ChatHuggingFaceSpace
 from langchain_hf_spaces.config import SpacesSettings
 from langchain_hf_spaces.llms import HuggingFaceSpaceLLM
-from langchain_hf_spaces.runnables import HuggingFaceSpaces
+from langchain_hf_spaces.tiers import HuggingFaceSpaces
 
 __all__ = ["run"]
 

@@ -11,7 +11,8 @@ from pydantic import BaseModel
 
 from langchain_hf_spaces import SpaceInputError
 from langchain_hf_spaces._chat_templates import MarkerCutter, chat_template
-from langchain_hf_spaces._tools import normalize_tool_choice, parse_tool_reply
+from langchain_hf_spaces._lc_messages import parse_tool_reply
+from langchain_hf_spaces._tools import normalize_tool_choice
 from langchain_hf_spaces.chat_models import ChatHuggingFaceSpace
 from langchain_hf_spaces.testing import LocalSpace, scripted_responder
 

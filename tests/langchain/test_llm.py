@@ -27,8 +27,8 @@ from langchain_hf_spaces import (
     SpaceUnavailableError,
 )
 from langchain_hf_spaces.llms import HuggingFaceSpaceLLM
-from langchain_hf_spaces.runnables import HuggingFaceSpaces, SpaceTierRouter
 from langchain_hf_spaces.testing import Fault, LocalSpace, ResponderError
+from langchain_hf_spaces.tiers import HuggingFaceSpaces, SpaceTierRouter
 
 TOKEN = "hf_PLANTEDtokenDoNotLeak0123456789"
 FAST = {"retry_initial_delay": 0.001, "retry_max_delay": 0.002, "max_retries": 0}

@@ -17,8 +17,8 @@ from langchain_hf_spaces import SpaceConfig, SpaceInputError, SpaceResponseError
 from langchain_hf_spaces.chat_models import ChatHuggingFaceSpace
 from langchain_hf_spaces.errors import HFSpacesError
 from langchain_hf_spaces.llms import HuggingFaceSpaceLLM
-from langchain_hf_spaces.runnables import HuggingFaceSpaces
 from langchain_hf_spaces.testing import ResponderError, demo_responder
+from langchain_hf_spaces.tiers import HuggingFaceSpaces
 
 SLOGAN = "Create a product slogan for an eco-friendly water bottle"
 
