@@ -188,11 +188,12 @@ class _SpaceModelBase(BaseModel):
         ):
             overrides["token"] = self.hf_token
         if overrides:
-            provider = cfg._token_provider if "token" not in overrides else None
-            cfg = SpaceConfig(**{**cfg.model_dump(), **overrides})
-            if provider is not None:
-                cfg = cfg.with_token_provider(provider)
-            client = SpaceClient(cfg, tier=tier, _pool=client._pool if client else None)
+            cfg = cfg.updated(**overrides)
+            client = (
+                client.with_config(cfg, tier=tier)
+                if client is not None
+                else SpaceClient(cfg, tier=tier)
+            )
         elif client is None:
             client = SpaceClient(cfg, tier=tier)
         self._client = client

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -69,7 +69,9 @@ def _chunks(items: Iterator[str | Done[SpaceAnswer]]) -> Iterator[StreamChunk]:
         yield StreamChunk(item) if isinstance(item, str) else StreamChunk("", item.value)
 
 
-async def _achunks(items: AsyncIterator[str | Done[SpaceAnswer]]) -> AsyncIterator[StreamChunk]:
+async def _achunks(
+    items: AsyncIterator[str | Done[SpaceAnswer]],
+) -> AsyncGenerator[StreamChunk, None]:
     async for item in items:
         yield StreamChunk(item) if isinstance(item, str) else StreamChunk("", item.value)
 
@@ -124,6 +126,12 @@ class SpaceClient:
 
     def __repr__(self) -> str:
         return f"SpaceClient(tier={self.tier!r}, url={self.config.url!r})"
+
+    def with_config(self, config: SpaceConfig, *, tier: str | None = None) -> SpaceClient:
+        """A client for ``config`` that shares this one's connection pool and ``on_wait``."""
+        return SpaceClient(
+            config, tier=self.tier if tier is None else tier, on_wait=self.on_wait, _pool=self._pool
+        )
 
     # The two drivers: everything below goes through one of them.
     def _run(self, flow: CallFlow[_T]) -> _T:
@@ -301,8 +309,7 @@ class SpaceClient:
     def _probe_client(self, wake_timeout: float | None) -> SpaceClient:
         if wake_timeout is None:
             return self
-        cfg = self.config.model_copy(update={"wake_timeout": wake_timeout})
-        probe = SpaceClient(cfg, tier=self.tier, on_wait=self.on_wait, _pool=self._pool)
+        probe = self.with_config(self.config.updated(wake_timeout=wake_timeout))
         probe._core.protocol = self._core.protocol
         return probe
 
@@ -392,7 +399,7 @@ class SpaceClient:
 
     def astream_chunks(
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> AsyncGenerator[StreamChunk, None]:
         """Async :meth:`stream_chunks`."""
         flow = self._text(prompt, context, parameters, stream=True)
         return _achunks(adrive(self._pool, self._core, flow, self.on_wait))
@@ -415,7 +422,7 @@ class SpaceClient:
         tools: Sequence[Mapping[str, Any]] | None = None,
         tool_choice: str | Mapping[str, Any] | None = None,
         **parameters: Any,
-    ) -> AsyncIterator[StreamChunk]:
+    ) -> AsyncGenerator[StreamChunk, None]:
         """Async :meth:`chat_stream_chunks`."""
         flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
         return _achunks(adrive(self._pool, self._core, flow, self.on_wait))

@@ -286,6 +286,16 @@ class SpaceConfig(BaseModel):
             raise ValueError("must be an environment variable name")
         return value
 
+    def updated(self, **changes: Any) -> SpaceConfig:
+        """A validated copy with ``changes``; a token provider is kept unless ``token`` changes.
+
+        Unlike ``model_copy(update=...)``, the new values are checked like the constructor's.
+        """
+        copy = SpaceConfig(**{**self.model_dump(), **changes})
+        if self._token_provider is not None and "token" not in changes:
+            copy._token_provider = self._token_provider
+        return copy
+
     def with_token_provider(self, provider: TokenProvider) -> SpaceConfig:
         """Return a copy whose token comes from ``provider()`` before every request."""
         copy = self.model_copy(update={"token": None})

@@ -242,3 +242,12 @@ def test_settings_round_trip_through_toml_dict() -> None:
     again = SpacesSettings(**s.to_toml_dict())
     assert again.tiers["base"].revision == "r1"
     assert again.tiers["base"].token_env == "T"
+
+
+def test_updated_validates_and_keeps_the_token_provider() -> None:
+    cfg = SpaceConfig(url="https://a-b.hf.space").with_token_provider(lambda: "hf_rot")
+    slower = cfg.updated(read_timeout=30)
+    assert slower.read_timeout == 30 and slower.resolve_token() == "hf_rot"
+    assert cfg.updated(token="hf_fixed").resolve_token() == "hf_fixed"
+    with pytest.raises(SpaceConfigError, match="read_timeout"):
+        cfg.updated(read_timeout=-1)
