@@ -31,6 +31,8 @@ class SpaceAnswer:
     """The tier originally asked for, when the answer came from a fallback tier."""
     tool_calls: list[dict[str, Any]] | None = None
     """Tool calls of a chat answer: ``{"id", "name", "arguments"}`` dicts."""
+    reasoning: str | None = None
+    """What the model showed of its thinking (a Gradio app's "Thought" messages), not in text."""
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -60,6 +62,7 @@ _OPTIONAL_METADATA = (
     "completion_tokens",
     "fallback_from",
     "tool_calls",
+    "reasoning",
 )
 
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
+from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
 from langchain_hf_spaces._constants import VERSION
 from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
@@ -38,6 +39,7 @@ from langchain_hf_spaces._policy import (
     Outcome,
     Send,
     Sleep,
+    WaitEvent,
     exchange,
 )
 from langchain_hf_spaces._stream import StreamCut, StreamReader
@@ -175,6 +177,7 @@ class SpaceCore:
             headers=headers,
             stream=spec.stream,
             clock=self.clock,
+            ok_statuses=spec.ok_statuses,
         )
 
     def validate(
@@ -218,6 +221,17 @@ class SpaceCore:
             )
         return SpaceResponseError(exc.message, excerpt=exc.excerpt, **kw)
 
+    def wait_event(self, reason: str, started: float, detail: str) -> WaitEvent:
+        """A wait the Space itself reports (a queue position): no pause, only the news."""
+        return WaitEvent(
+            reason=reason,
+            tier=self.tier,
+            url=self.config.url,
+            elapsed=self.clock() - started,
+            delay=0.0,
+            detail=detail,
+        )
+
     def cut(self, chunks: int, reason: str) -> SpaceConnectionError:
         return SpaceConnectionError(
             f"The answer stream was cut after {chunks} chunk(s) ({reason}); the text received "
@@ -240,6 +254,7 @@ class SpaceCore:
             prompt_tokens=gen.prompt_tokens,
             completion_tokens=gen.completion_tokens,
             tool_calls=[dict(c) for c in gen.tool_calls] if gen.tool_calls else None,
+            reasoning=gen.reasoning,
         )
 
     def report(self, answer: SpaceAnswer | None, exc: HFSpacesError | None) -> ConnectionReport:
@@ -282,7 +297,7 @@ class SpaceCore:
 class TextCall:
     """A prompt to complete: builds the request for a protocol and parses its answer."""
 
-    __slots__ = ("hints", "params", "prompt")
+    __slots__ = ("hints", "params", "prompt", "stops")
 
     def __init__(
         self, prompt: str, params: dict[str, Any], hints: Mapping[str, Any] | None = None
@@ -290,9 +305,10 @@ class TextCall:
         self.prompt = prompt
         self.params = params
         self.hints = hints
+        self.stops: tuple[str, ...] = ()
 
     def build(self, proto: Protocol, *, stream: bool) -> RequestSpec:
-        params = self.params
+        params, self.stops = _client_side_stops(proto, self.params)
         if self.hints:
             # Hints (a variation's seed, sampling on) go only where the Space can take them.
             extra = {
@@ -303,14 +319,14 @@ class TextCall:
             params = {**params, **extra}
         return proto.build_request(self.prompt, params, stream=stream)
 
-    def parse(self, proto: Protocol, body: bytes) -> Generation | RequestSpec:
-        return proto.parse_response(body, prompt=self.prompt)
+    def parse(self, proto: Protocol, body: bytes, request: RequestSpec) -> Generation | RequestSpec:
+        return proto.parse_response(body, prompt=self.prompt, request=request)
 
 
 class ChatCall:
     """OpenAI-format messages (and tools) for a chat-native protocol."""
 
-    __slots__ = ("messages", "params", "tool_choice", "tools")
+    __slots__ = ("messages", "params", "stops", "tool_choice", "tools")
 
     prompt = ""
 
@@ -325,24 +341,37 @@ class ChatCall:
         self.params = params
         self.tools = tools
         self.tool_choice = tool_choice
+        self.stops: tuple[str, ...] = ()
 
     def build(self, proto: Protocol, *, stream: bool) -> RequestSpec:
-        if not proto.chat_native:
+        if not proto.takes_messages:
             raise ProtocolError(
-                f"protocol {proto.name!r} is not chat-native: render the messages with a chat "
-                "template and call complete(), or use ChatHuggingFaceSpace, which does.",
+                f"protocol {proto.name!r} takes no chat messages here: render the messages "
+                "with a chat template and call complete(), or use ChatHuggingFaceSpace, which "
+                "does.",
                 kind="input",
             )
+        params, self.stops = _client_side_stops(proto, self.params)
         return proto.build_chat_request(
             self.messages,
-            self.params,
+            params,
             tools=self.tools,
             tool_choice=self.tool_choice,
             stream=stream,
         )
 
-    def parse(self, proto: Protocol, body: bytes) -> Generation | RequestSpec:
-        return proto.parse_chat_response(body)
+    def parse(self, proto: Protocol, body: bytes, request: RequestSpec) -> Generation | RequestSpec:
+        return proto.parse_chat_response(body, request=request)
+
+
+def _client_side_stops(
+    proto: Protocol, params: dict[str, Any]
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """Stop sequences a protocol cannot take are applied here, to the answer, instead."""
+    stops = params.get("stop")
+    if not stops or proto.accepts("stop"):
+        return params, ()
+    return {k: v for k, v in params.items() if k != "stop"}, tuple(stops)
 
 
 Call = TextCall | ChatCall
@@ -365,7 +394,11 @@ def _detect(core: SpaceCore) -> CallFlow[Protocol]:
         except (SpaceNotFoundError, SpaceResponseError):
             continue
         if matches(outcome.received.body):
-            return core.set_protocol(name)
+            proto = core.set_protocol(name)
+            setup = proto.setup_request()
+            if setup is not None and setup.path == spec.path:
+                proto.setup(outcome.received.body)  # the probe's answer is the setup's
+            return proto
     return core.set_protocol("generate")
 
 
@@ -386,17 +419,25 @@ def protocol_flow(core: SpaceCore) -> CallFlow[str]:
     return proto.name
 
 
-def _read_stream(reader: StreamReader, stream: Any) -> CallFlow[Generation]:
+def _read_stream(
+    core: SpaceCore, reader: StreamReader, stream: Any, cutter: MarkerCutter | None, emit: bool
+) -> CallFlow[Generation]:
     """Read ``stream`` to its final event. On an error the driver closes it (it tracks every
     open stream); on success it is closed here, before the answer is returned."""
+    started = core.clock()
     while not reader.done:
         data = yield Read(stream)
         if isinstance(data, Failed):
             raise reader.broken(data.detail)
         deltas = reader.end() if data is None else reader.feed(data)
+        for notice in reader.notices():
+            yield Sleep(0.0, core.wait_event("queued", started, notice))
         for delta in deltas:
-            yield Emit(delta)
-        if data is None:
+            if cutter is not None:
+                delta = cutter.feed(delta)
+            if delta and emit:
+                yield Emit(delta)
+        if data is None or (cutter is not None and cutter.done):
             break
     yield Close(stream)
     return reader.result()
@@ -405,23 +446,32 @@ def _read_stream(reader: StreamReader, stream: Any) -> CallFlow[Generation]:
 def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
     proto = yield from _protocol(core)
     spec = call.build(proto, stream=stream and proto.supports_streaming)
+    cutter = MarkerCutter(call.stops) if call.stops else None
     started = time.perf_counter()
     attempts = 0
     while True:
         outcome = yield from core.exchange(spec)
         attempts += outcome.attempts
         if spec.stream:
-            parser = proto.stream_parser(prompt=call.prompt if isinstance(call, TextCall) else "")
+            parser = proto.stream_parser(prompt=call.prompt)
             reader = StreamReader(parser, max_bytes=core.config.max_response_bytes)
-            gen = yield from _read_stream(reader, outcome.response)
+            gen = yield from _read_stream(core, reader, outcome.response, cutter, stream)
+            if cutter is not None:
+                tail = cutter.flush()
+                if tail and stream:
+                    yield Emit(tail)
             break
-        nxt = call.parse(proto, outcome.received.body)
+        nxt = call.parse(proto, outcome.received.body, spec)
         if isinstance(nxt, Generation):
             gen = nxt
+            if cutter is not None:
+                gen = replace(gen, text=cut_at_markers(gen.text, call.stops)[0])
             if stream and gen.text:
                 yield Emit(gen.text)
             break
         spec = nxt
+    if cutter is not None and spec.stream:
+        gen = replace(gen, text=cut_at_markers(gen.text, call.stops)[0])
     return core.answer(gen, attempts, started)
 
 

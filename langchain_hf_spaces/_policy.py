@@ -186,12 +186,14 @@ def exchange(
     stream: bool = False,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     clock: Callable[[], float] = time.monotonic,
+    ok_statuses: tuple[int, ...] = (),
 ) -> Flow:
     """Send one request with retries, wake-up waits and redirects; return the 2xx answer.
 
     Yields :class:`Send` and :class:`Sleep` (with the :class:`WaitEvent` that explains it) and
     receives :class:`Received` / :class:`Failed` / ``None``. Raises the typed error for anything
-    but a 2xx answer. ``clock`` is read to measure waits (tests pass a fake one).
+    but a 2xx answer (or one of ``ok_statuses``, which the protocol parses itself). ``clock``
+    is read to measure waits (tests pass a fake one).
     """
     space_url = config.url
     attempts = 0
@@ -272,7 +274,7 @@ def exchange(
         if result is None:  # pragma: no cover - a driver bug, not a Space's answer
             raise TypeError("exchange() was resumed without an outcome for its Send")
         status = result.status
-        if 200 <= status < 300:
+        if 200 <= status < 300 or status in ok_statuses:
             if result.oversize:
                 raise err(
                     SpaceResponseError,

@@ -73,6 +73,10 @@ class StreamReader:
             raise StreamCut(self.chunks, "the stream ended before its final event")
         return deltas
 
+    def notices(self) -> list[str]:
+        """Progress the stream reported (a queue position), since last asked."""
+        return self._parser.notices()
+
     def broken(self, detail: str) -> StreamCut:
         """The error for a transport failure mid-stream."""
         return StreamCut(self.chunks, detail)

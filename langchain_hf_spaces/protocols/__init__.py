@@ -17,7 +17,7 @@ from langchain_hf_spaces.protocols._base import (
 )
 from langchain_hf_spaces.protocols._sse import SSEDecoder, SSEEvent
 from langchain_hf_spaces.protocols.generate import GenerateProtocol
-from langchain_hf_spaces.protocols.gradio import GradioProtocol
+from langchain_hf_spaces.protocols.gradio import CONFIG_PATH, GradioProtocol, is_gradio_config
 from langchain_hf_spaces.protocols.openai import OpenAIProtocol
 from langchain_hf_spaces.protocols.tgi import TGIProtocol
 
@@ -52,11 +52,6 @@ def _json_object(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _is_gradio(body: bytes) -> bool:
-    data = _json_object(body)
-    return data is not None and isinstance(data.get("named_endpoints"), dict)
-
-
 def _is_tgi(body: bytes) -> bool:
     data = _json_object(body)
     return (
@@ -72,8 +67,9 @@ def _is_openai(body: bytes) -> bool:
 
 
 PROBES: tuple[tuple[str, RequestSpec, Callable[[bytes], bool]], ...] = (
-    ("gradio", RequestSpec("GET", "/gradio_api/info"), _is_gradio),
+    ("gradio", RequestSpec("GET", CONFIG_PATH), is_gradio_config),
     ("tgi", RequestSpec("GET", "/info"), _is_tgi),
     ("openai", RequestSpec("GET", "/v1/models"), _is_openai),
 )
-"""What ``protocol="auto"`` asks, in order; a Space matching none speaks the guide's format."""
+"""What ``protocol="auto"`` asks, in order (a Gradio app's ``/config`` first, any version); a
+Space matching none speaks the guide's format."""

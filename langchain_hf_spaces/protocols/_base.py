@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_hf_spaces._constants import EXCERPT_CHARS
@@ -45,6 +45,10 @@ class RequestSpec:
     json: Any = None
     stream: bool = False
     extra_headers: tuple[tuple[str, str], ...] = ()
+    ok_statuses: tuple[int, ...] = ()
+    """Non-2xx statuses whose body the protocol parses itself (not retried, not mapped)."""
+    state: Any = field(default=None, compare=False)
+    """The protocol's own note for the follow-up (e.g. Gradio's session hash)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,8 @@ class Generation:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     tool_calls: tuple[dict[str, Any], ...] | None = None
+    reasoning: str | None = None
+    """What the model showed of its thinking, kept apart from the text (Gradio "Thought"s)."""
 
 
 class ProtocolError(Exception):
@@ -149,6 +155,10 @@ class StreamParser(ABC):
         """Whether the end of the stream, without a final event, still means a whole answer."""
         return self.done
 
+    def notices(self) -> list[str]:
+        """Progress the stream reported since last asked (a queue position), in words."""
+        return []
+
 
 class Protocol(ABC):
     """One way of talking to a Space. One instance per Space (it may cache what it learns)."""
@@ -165,6 +175,11 @@ class Protocol(ABC):
     def accepts(self, parameter: str) -> bool:
         """Whether the Space can take ``parameter`` (used for optional hints such as seeds)."""
         return True
+
+    @property
+    def takes_messages(self) -> bool:
+        """Whether chat messages can go to the Space as a conversation (see ``chat``)."""
+        return self.chat_native
 
     def setup_request(self) -> RequestSpec | None:
         """A request to make once before the first call (e.g. read the API description)."""
@@ -189,8 +204,12 @@ class Protocol(ABC):
         """The request that asks for a completion of ``prompt``."""
 
     @abstractmethod
-    def parse_response(self, body: bytes, *, prompt: str) -> Generation | RequestSpec:
-        """Parse a 2xx answer body: the answer, or the next request of a multi-step protocol."""
+    def parse_response(
+        self, body: bytes, *, prompt: str, request: RequestSpec | None = None
+    ) -> Generation | RequestSpec:
+        """Parse a 2xx answer body: the answer, or the next request of a multi-step protocol.
+
+        ``request`` is the request it answers (its ``state`` is the protocol's own note)."""
 
     def stream_parser(self, *, prompt: str) -> StreamParser:
         raise NotImplementedError(f"protocol {self.name!r} has no event stream")
@@ -207,5 +226,7 @@ class Protocol(ABC):
     ) -> RequestSpec:
         raise NotImplementedError(f"protocol {self.name!r} is not chat-native")
 
-    def parse_chat_response(self, body: bytes) -> Generation:
+    def parse_chat_response(
+        self, body: bytes, *, request: RequestSpec | None = None
+    ) -> Generation | RequestSpec:
         raise NotImplementedError(f"protocol {self.name!r} is not chat-native")

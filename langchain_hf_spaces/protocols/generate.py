@@ -67,5 +67,7 @@ class GenerateProtocol(Protocol):
             "POST", self.config.endpoint, {"inputs": prompt, "parameters": dict(parameters)}
         )
 
-    def parse_response(self, body: bytes, *, prompt: str) -> Generation:
+    def parse_response(
+        self, body: bytes, *, prompt: str, request: RequestSpec | None = None
+    ) -> Generation:
         return parse_generated_text(body, prompt=prompt)

@@ -1,19 +1,33 @@
-"""A Gradio app: ``POST /gradio_api/call/{api_name}`` then the event stream of that call.
+"""A Gradio app, any major version (3.x to 6.x), called as gradio_client calls it.
 
-The parameter list is read once from ``GET /gradio_api/info``, so the prompt and generation
-parameters land in the right positions by parameter name; parameters we have no value for get
-the app's defaults. Stream events: ``generating`` (the output so far), ``complete`` (the final
-output), ``error`` and ``heartbeat``.
+Setup reads ``GET /config`` once (``_gradio_app``): the version, the ``api_prefix``, the
+endpoints with their inputs. The endpoint is ``api_name`` when set, else the one that takes a
+message (a ChatInterface's chat endpoint, an Interface's only endpoint). The prompt goes into
+its message input (``{"text", "files"}`` for a multimodal one), generation parameters into inputs
+of the same name, hidden ``gr.State`` inputs get ``None``, the rest their defaults.
+
+Calls:
+
+- 4.x, 5.x, 6.x: the queue protocol. ``POST {api_prefix}/queue/join`` with the data, the
+  ``fn_index`` and a fresh ``session_hash``, then the event stream
+  ``GET {api_prefix}/queue/data?session_hash=...``: ``estimation`` (queue position, passed on as
+  a wait), ``process_generating`` (the output so far, then diffs), ``process_completed`` (the
+  output, or the app's error with its message: ``gr.Error`` texts arrive whole).
+- 3.x: ``POST /run/{api_name}`` with the data; the answer is the output (no streaming: a 3.x
+  generator endpoint only streams on its websocket queue, which is refused with a clear error).
+
+A fresh session per call keeps calls independent: a ChatInterface's own history lives in its
+session, so earlier turns are passed as data where the endpoint takes a Chatbot input, and
+otherwise as a marked transcript in the message (see ``build_chat_request``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from langchain_hf_spaces._constants import DEFAULT_API_NAME
 from langchain_hf_spaces.protocols._base import (
     Generation,
     Protocol,
@@ -22,13 +36,19 @@ from langchain_hf_spaces.protocols._base import (
     StreamParser,
     loads_json,
 )
+from langchain_hf_spaces.protocols._gradio_app import (
+    Endpoint,
+    GradioApp,
+    Slot,
+    parse_config,
+    pick_endpoint,
+)
+from langchain_hf_spaces.protocols._gradio_output import apply_diff, output_text
 from langchain_hf_spaces.protocols._sse import SSEEvent
-from langchain_hf_spaces.protocols.generate import strip_echo
 
-__all__ = ["GradioProtocol"]
+__all__ = ["CONFIG_PATH", "GradioProtocol", "is_gradio_config", "transcript"]
 
-INFO_PATH = "/gradio_api/info"
-_PROMPT_NAMES = ("prompt", "message", "inputs", "input", "text", "query", "question", "instruction")
+CONFIG_PATH = "/config"
 _ALIASES: dict[str, tuple[str, ...]] = {
     "max_new_tokens": ("max_new_tokens", "max_tokens", "max_length", "max_new_token", "tokens"),
     "temperature": ("temperature", "temp"),
@@ -38,78 +58,120 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "repetition_penalty": ("repetition_penalty",),
     "stop": ("stop", "stop_sequences"),
 }
+_SYSTEM_LABELS = ("system", "system_prompt", "system_message", "system_instruction")
 
 
-@dataclass(frozen=True, slots=True)
-class _Param:
-    name: str
-    label: str
-    component: str
-    py_type: str
-    has_default: bool
-    default: Any
+def is_gradio_config(body: bytes) -> bool:
+    """Whether ``body`` is a Gradio app's ``/config`` (what ``auto`` looks for first)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    return (
+        isinstance(data, dict)
+        and isinstance(data.get("dependencies"), list)
+        and isinstance(data.get("components"), list)
+    )
 
 
-def _norm(name: str) -> str:
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
+def transcript(turns: Sequence[tuple[str, str]], message: str, system: str | None = None) -> str:
+    """Earlier turns carried in the message, for apps that cannot take history as data."""
+    lines = []
+    if system:
+        lines += ["[System instructions]", system, ""]
+    if turns:
+        lines.append("[Conversation so far]")
+        lines += [f"{'User' if role == 'user' else 'Assistant'}: {text}" for role, text in turns]
+        lines.append("")
+    if not lines:
+        return message
+    return "\n".join([*lines, "[Current message]", message])
 
 
-class _GradioStream(StreamParser):
-    def __init__(self, prompt: str) -> None:
-        self.prompt = prompt
-        self.text = ""
-        self.done = False
-
-    def _output(self, event: SSEEvent) -> str:
-        try:
-            data = json.loads(event.data)
-        except ValueError:
-            raise ProtocolError(f"A {event.event!r} event is not valid JSON.", event.data) from None
-        if isinstance(data, list):
-            for item in data:
-                if isinstance(item, str):
-                    return item
-                if isinstance(item, Mapping) and isinstance(item.get("generated_text"), str):
-                    return str(item["generated_text"])
-            if not data:
-                return ""
-        raise ProtocolError(
-            "The Gradio app's output has no text (expected a Textbox-like output).", event.data
+def _message_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text", "")) for p in content if isinstance(p, Mapping) and "text" in p
         )
+    return ""
 
-    def feed(self, event: SSEEvent) -> str:
-        kind = event.event
-        if kind in ("heartbeat", "message") and event.data.strip() in ("", "null"):
-            return ""
-        if kind == "error":
-            message = None
-            try:
-                data = json.loads(event.data) if event.data.strip() else None
-            except ValueError:
-                data = event.data
-            if isinstance(data, Mapping):
-                message = data.get("error") or data.get("message")
-            elif isinstance(data, str):
-                message = data
-            if message and "queue" in str(message).lower() and "full" in str(message).lower():
-                raise ProtocolError(f"The Gradio queue is full: {message}", kind="overloaded")
-            raise ProtocolError(
-                f"The Gradio app raised an error: {message or 'no details (the app hides them)'}",
-                kind="app",
-            )
-        if kind not in ("generating", "complete"):
-            return ""
-        output = self._output(event)
-        if kind == "complete":
-            self.done = True
-        # Gradio sends the whole output so far; the new text is what was added to it (when the
-        # app rewrote its output, the whole output is passed on).
-        delta = output[len(self.text) :] if output.startswith(self.text) else output
-        self.text = output
+
+def _app_error(message: Any) -> ProtocolError:
+    text = str(message).strip() if message else ""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        text = text[1:-1]  # 4.x quotes the gr.Error text
+    lowered = text.lower()
+    if "queue" in lowered and "full" in lowered:
+        return ProtocolError(f"The Gradio queue is full: {text}", kind="overloaded")
+    if not text:
+        text = "no details (the app runs with show_error=False)"
+    return ProtocolError(f"The Gradio app raised an error: {text}", kind="app")
+
+
+class _QueueStream(StreamParser):
+    """The events of one call on the queue protocol (``/queue/data``)."""
+
+    def __init__(self, endpoint: Endpoint | None, diffs: bool) -> None:
+        self.endpoint = endpoint
+        self.diffs = diffs
+        self.data: list[Any] | None = None
+        self.text = ""
+        self.reasoning: str | None = None
+        self.done = False
+        self._notices: list[str] = []
+
+    def notices(self) -> list[str]:
+        out, self._notices = self._notices, []
+        return out
+
+    def _take(self, data: Any) -> str:
+        self.data = data
+        text, self.reasoning = output_text(self.endpoint, data)
+        # The app sends its whole output so far; the new text is what was added (when it
+        # rewrote its output, the whole output is passed on).
+        delta = text[len(self.text) :] if text.startswith(self.text) else text
+        self.text = text
         return delta
 
+    def feed(self, event: SSEEvent) -> str:
+        if not event.data.strip():
+            return ""
+        try:
+            msg = json.loads(event.data)
+        except ValueError:
+            raise ProtocolError("A Gradio queue event is not valid JSON.", event.data) from None
+        if not isinstance(msg, Mapping):
+            return ""
+        kind = msg.get("msg")
+        raw = msg.get("output")
+        output: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        if kind == "estimation":
+            rank, size = msg.get("rank"), msg.get("queue_size")
+            if isinstance(rank, int) and rank > 0:
+                eta = msg.get("rank_eta")
+                when = f", about {eta:.0f}s" if isinstance(eta, (int, float)) else ""
+                self._notices.append(f"position {rank + 1} of {size} in the Space's queue{when}")
+            return ""
+        if kind == "process_generating":
+            data = output.get("data")
+            if self.diffs and self.data is not None and isinstance(data, list):
+                data = [apply_diff(old, d) for old, d in zip(self.data, data, strict=False)]
+            return self._take(data)
+        if kind == "process_completed":
+            if not msg.get("success", True) or "error" in output:
+                raise _app_error(output.get("error"))
+            self.done = True
+            return self._take(output.get("data"))
+        if kind == "unexpected_error":
+            raise _app_error(msg.get("message"))
+        if kind == "close_stream" and not self.done:
+            raise ProtocolError("The Gradio queue closed the stream before the answer.")
+        return ""
+
     def result(self) -> Generation:
-        return Generation(strip_echo(self.text, self.prompt))
+        return Generation(self.text, reasoning=self.reasoning)
 
 
 class GradioProtocol(Protocol):
@@ -120,118 +182,199 @@ class GradioProtocol(Protocol):
 
     def __init__(self, config: Any) -> None:
         super().__init__(config)
-        api_name = str(getattr(config, "api_name", None) or DEFAULT_API_NAME)
-        self.api_name = "/" + api_name.strip("/")
-        self.params: list[_Param] | None = None
+        api_name = getattr(config, "api_name", None)
+        self.api_name: str | None = "/" + str(api_name).strip("/") if api_name else None
+        self.app: GradioApp | None = None
+        self.endpoint: Endpoint | None = None
 
-    @property
-    def call_path(self) -> str:
-        return "/gradio_api/call" + self.api_name
-
+    # ------------------------------------------------------------------ setup
     def setup_request(self) -> RequestSpec | None:
-        return RequestSpec("GET", INFO_PATH) if self.params is None else None
+        return RequestSpec("GET", CONFIG_PATH) if self.app is None else None
 
     def setup(self, body: bytes) -> None:
-        data = loads_json(body)
-        endpoints = data.get("named_endpoints") if isinstance(data, Mapping) else None
-        if not isinstance(endpoints, Mapping):
-            raise ProtocolError(
-                'The Gradio API description has no "named_endpoints" (is this a Gradio app?).',
-                body,
-            )
-        endpoint = endpoints.get(self.api_name)
-        if not isinstance(endpoint, Mapping):
-            names = ", ".join(str(k) for k in endpoints) or "none"
-            raise ProtocolError(
-                f"The Gradio app has no API named {self.api_name!r} (it has: {names}); "
-                "set api_name.",
-                kind="input",
-            )
-        params = []
-        for raw in endpoint.get("parameters") or []:
-            if not isinstance(raw, Mapping):
-                continue
-            py = raw.get("python_type")
-            params.append(
-                _Param(
-                    name=str(raw.get("parameter_name") or raw.get("label") or ""),
-                    label=str(raw.get("label") or ""),
-                    component=str(raw.get("component") or ""),
-                    py_type=str(py.get("type") if isinstance(py, Mapping) else ""),
-                    has_default=bool(raw.get("parameter_has_default")),
-                    default=raw.get("parameter_default"),
-                )
-            )
-        if not any(self._is_text(p) for p in params):
-            raise ProtocolError(
-                f"The Gradio API {self.api_name!r} has no text input to put the prompt in.",
-                kind="input",
-            )
-        self.params = params
+        app = parse_config(body)
+        self.endpoint = pick_endpoint(app, self.api_name)
+        self.app = app
+
+    @property
+    def takes_messages(self) -> bool:
+        """A chat endpoint: a ChatInterface's, or one with a Chatbot input."""
+        ep = self.endpoint
+        return ep is not None and (
+            ep.history_index is not None or bool(self.app and self.app.chat_interface)
+        )
+
+    def _ready(self) -> tuple[GradioApp, Endpoint]:
+        if self.app is None or self.endpoint is None:
+            raise ProtocolError("The Gradio app's config was not read yet.")
+        return self.app, self.endpoint
+
+    def _param_slot(self, slot: Slot) -> str | None:
+        """Which generation parameter an input takes, by its label."""
+        if slot.type in ("state", "chatbot") or (slot.is_text and slot.key not in _ALIASES["stop"]):
+            return None
+        return next((ours for ours, names in _ALIASES.items() if slot.key in names), None)
 
     def accepts(self, parameter: str) -> bool:
-        aliases = _ALIASES.get(parameter)
-        if not aliases or self.params is None:
+        if self.endpoint is None:
             return False
-        return any({_norm(p.name), _norm(p.label)} & set(aliases) for p in self.params)
+        return any(self._param_slot(s) == parameter for s in self.endpoint.inputs)
 
-    @staticmethod
-    def _is_text(p: _Param) -> bool:
-        return p.py_type == "str" or p.component.lower() in ("textbox", "textarea", "text")
+    # --------------------------------------------------------------- requests
+    def _data(
+        self,
+        message: str,
+        parameters: Mapping[str, Any],
+        *,
+        history: list[tuple[str, str]] | None = None,
+        system: str | None = None,
+    ) -> tuple[list[Any], str | None]:
+        """The endpoint's input list; also the system prompt when no input took it."""
+        _, ep = self._ready()
+        at = ep.message_index
+        data: list[Any] = []
+        used: set[str] = set()
+        for i, slot in enumerate(ep.inputs):
+            if i == at:
+                data.append(
+                    {"text": message, "files": []} if slot.type == "multimodaltextbox" else message
+                )
+            elif slot.type == "state":
+                data.append(None)
+            elif slot.type == "chatbot":
+                data.append(self._history(slot, history or []))
+            elif system is not None and slot.is_text and slot.key in _SYSTEM_LABELS:
+                data.append(system)
+                system = None
+            else:
+                ours = self._param_slot(slot)
+                if ours is not None and ours in parameters:
+                    value = parameters[ours]
+                    data.append("\n".join(value) if ours == "stop" else value)
+                    used.add(ours)
+                else:
+                    data.append(slot.default)
+        unknown = sorted(set(parameters) - used)
+        if unknown:
+            raise ProtocolError(
+                f"The Gradio API {ep.api_name!r} has no input for {', '.join(unknown)} "
+                f"(it takes: {ep.describe()}).",
+                kind="input",
+            )
+        return data, system
 
-    def _prompt_index(self, params: list[_Param]) -> int:
-        for i, p in enumerate(params):
-            if self._is_text(p) and (
-                _norm(p.name) in _PROMPT_NAMES or _norm(p.label) in _PROMPT_NAMES
-            ):
-                return i
-        return next(i for i, p in enumerate(params) if self._is_text(p))
+    def _history(self, slot: Slot, turns: list[tuple[str, str]]) -> list[Any]:
+        if slot.messages:
+            if self.app is not None and (self.app.major or 0) >= 6:  # 6.x: content parts
+                return [
+                    {"role": role, "content": [{"type": "text", "text": text}]}
+                    for role, text in turns
+                ]
+            return [{"role": role, "content": text} for role, text in turns]
+        pairs: list[list[str | None]] = []
+        for role, text in turns:
+            if role == "user" or not pairs or pairs[-1][1] is not None:
+                pairs.append([text, None] if role == "user" else [None, text])
+            else:
+                pairs[-1][1] = text
+        return pairs
+
+    def _submit(self, data: list[Any]) -> RequestSpec:
+        app, ep = self._ready()
+        session = secrets.token_hex(6)
+        if not app.queue:
+            run = {"data": data, "session_hash": session}
+            # 3.x answers a gr.Error with a 500 carrying its message: parsed, not retried.
+            return RequestSpec("POST", f"/run{ep.api_name}", run, ok_statuses=(500,))
+        body: dict[str, Any] = {
+            "data": data,
+            "fn_index": ep.fn_index,
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        }
+        return RequestSpec("POST", f"{app.api_prefix}/queue/join", body, state=session)
 
     def build_request(
         self, prompt: str, parameters: Mapping[str, Any], *, stream: bool = False
     ) -> RequestSpec:
-        if self.params is None:
-            raise ProtocolError("The Gradio API description was not read yet.")
-        params = self.params
-        prompt_at = self._prompt_index(params)
-        data: list[Any] = []
-        used: set[str] = set()
-        for i, p in enumerate(params):
-            if i == prompt_at:
-                data.append(prompt)
-                continue
-            names = {_norm(p.name), _norm(p.label)}
-            for ours, aliases in _ALIASES.items():
-                if ours in parameters and names.intersection(aliases):
-                    value = parameters[ours]
-                    if ours == "stop" and p.py_type == "str":
-                        value = "\n".join(value)
-                    data.append(value)
-                    used.add(ours)
-                    break
-            else:
-                if not p.has_default:
-                    raise ProtocolError(
-                        f"The Gradio API {self.api_name!r} needs parameter {p.name!r}, which "
-                        "has no default and no matching generation parameter.",
-                        kind="input",
-                    )
-                data.append(p.default)
-        unknown = sorted(set(parameters) - used)
-        if unknown:
+        data, _ = self._data(prompt, parameters)
+        return self._submit(data)
+
+    def build_chat_request(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        parameters: Mapping[str, Any],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        stream: bool = False,
+    ) -> RequestSpec:
+        """The last user message as the message; earlier turns as history or a transcript."""
+        _, ep = self._ready()
+        if tools:
             raise ProtocolError(
-                f"The Gradio API {self.api_name!r} has no input for {', '.join(unknown)} "
-                f"(its inputs: {', '.join(p.name for p in params)}).",
+                "A Gradio app takes no tool definitions; use a chat model with a chat template "
+                "(ChatHuggingFaceSpace does this) or an OpenAI-compatible Space.",
                 kind="input",
             )
-        return RequestSpec("POST", self.call_path, {"data": data})
+        system_parts = [
+            _message_text(m.get("content")) for m in messages if m.get("role") == "system"
+        ]
+        turns = [
+            (str(m["role"]), _message_text(m.get("content")))
+            for m in messages
+            if m.get("role") in ("user", "assistant")
+        ]
+        if not turns or turns[-1][0] != "user":
+            raise ProtocolError(
+                "A chat with a Gradio app must end with a user message.", kind="input"
+            )
+        message = turns.pop()[1]
+        system = "\n\n".join(p for p in system_parts if p) or None
+        native = ep.history_index is not None
+        data, system_left = self._data(
+            message, parameters, history=turns if native else [], system=system
+        )
+        if (turns and not native) or system_left:
+            at = ep.message_index
+            assert at is not None
+            text = transcript([] if native else turns, message, system_left)
+            slot = ep.inputs[at]
+            data[at] = {"text": text, "files": []} if slot.type == "multimodaltextbox" else text
+        return self._submit(data)
 
-    def parse_response(self, body: bytes, *, prompt: str) -> RequestSpec:
+    # ---------------------------------------------------------------- answers
+    def parse_response(
+        self, body: bytes, *, prompt: str, request: RequestSpec | None = None
+    ) -> Generation | RequestSpec:
+        app, ep = self._ready()
         data = loads_json(body)
-        event_id = data.get("event_id") if isinstance(data, Mapping) else None
-        if not isinstance(event_id, str) or not event_id:
-            raise ProtocolError('The Gradio call answer has no "event_id".', body)
-        return RequestSpec("GET", f"{self.call_path}/{event_id}", stream=True)
+        if not isinstance(data, Mapping):
+            raise ProtocolError("The Gradio answer is not a JSON object.", body)
+        if not app.queue:
+            if "error" in data and "data" not in data:
+                raise _app_error(data.get("error"))
+            if data.get("is_generating"):
+                raise ProtocolError(
+                    f"The Gradio {app.version} API {ep.api_name!r} streams its answer, which "
+                    "Gradio 3.x sends only on its websocket queue; this client calls 3.x apps "
+                    "over HTTP (/run/). Upgrade the Space to Gradio 4 or later, or call a "
+                    "non-streaming endpoint.",
+                    kind="input",
+                )
+            text, reasoning = output_text(ep, data.get("data"))
+            return Generation(text, reasoning=reasoning)
+        event_id = data.get("event_id")
+        if not isinstance(event_id, str) or not event_id or request is None:
+            raise ProtocolError('The Gradio queue answer has no "event_id".', body)
+        return RequestSpec(
+            "GET", f"{app.api_prefix}/queue/data?session_hash={request.state}", stream=True
+        )
+
+    def parse_chat_response(self, body: bytes, *, request: RequestSpec | None = None) -> Any:
+        return self.parse_response(body, prompt="", request=request)
 
     def stream_parser(self, *, prompt: str) -> StreamParser:
-        return _GradioStream(prompt)
+        app, ep = self._ready()
+        return _QueueStream(ep, diffs=app.diffs)

@@ -238,10 +238,12 @@ class OpenAIProtocol(Protocol):
             body["stream_options"] = {"include_usage": True}
         return RequestSpec("POST", CHAT_PATH, body, stream=stream)
 
-    def parse_response(self, body: bytes, *, prompt: str) -> Generation:
+    def parse_response(
+        self, body: bytes, *, prompt: str, request: RequestSpec | None = None
+    ) -> Generation:
         return self.parse_chat_response(body)
 
-    def parse_chat_response(self, body: bytes) -> Generation:
+    def parse_chat_response(self, body: bytes, *, request: RequestSpec | None = None) -> Generation:
         data = loads_json(body)
         if not isinstance(data, Mapping):
             raise ProtocolError("The chat answer is not a JSON object.", body)

@@ -137,7 +137,9 @@ class TGIProtocol(Protocol):
             return RequestSpec("POST", "/generate_stream", body, stream=True)
         return RequestSpec("POST", "/generate", body)
 
-    def parse_response(self, body: bytes, *, prompt: str) -> Generation:
+    def parse_response(
+        self, body: bytes, *, prompt: str, request: RequestSpec | None = None
+    ) -> Generation:
         return parse_generated_text(body, prompt=prompt)
 
     def stream_parser(self, *, prompt: str) -> StreamParser:
