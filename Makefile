@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_OFFLINE := --record-mode=none --block-network --allowed-hosts=127.0.0.1,localhost,::1
 
-.PHONY: demo test lint cassettes bench fuzz docs clean space
+.PHONY: demo test lint cassettes cassettes-gradio bench fuzz docs clean space
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy langchain_hf_spaces llama_index_hf_spaces
 
-## cassettes: re-record every cassette from real local servers (LocalSpace)
+## cassettes: re-record every cassette from real local servers (LocalSpace, the dev gradio)
 cassettes: $(STAMP)
-	$(BIN)/python -m pytest -m vcr --record-mode=rewrite -q
+	$(BIN)/python -m pytest -m "vcr and not gradio_versions" --record-mode=rewrite -q
+
+## cassettes-gradio: re-record tests/gradio_versions from real Gradio 3.50/4.44/5.x/6.x servers
+## (one server venv per version under .gradio-venvs/, built once with the era's pins)
+cassettes-gradio: $(STAMP)
+	$(BIN)/python tests/support/record_gradio.py $(VERSIONS)
 
 ## fuzz: the property tests with 2,000+ examples each (make test runs fewer)
 fuzz: $(STAMP)

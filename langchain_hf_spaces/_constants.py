@@ -16,8 +16,6 @@ DEFAULT_TIER = "base"
 TIER_NAME_PATTERN = r"^[a-z][a-z0-9_-]*$"
 
 DEFAULT_ENDPOINT = "/api/generate"
-DEFAULT_API_NAME = "/predict"
-"""The Gradio endpoint called when ``api_name`` is not set."""
 DEFAULT_PROTOCOL = "generate"
 
 CONFIG_FILE_NAME = "hf-spaces.toml"

@@ -58,11 +58,13 @@ from langchain_hf_spaces.errors import (
 from langchain_hf_spaces.protocols import (
     PROBES,
     PROTOCOLS,
+    Continue,
     Generation,
     Protocol,
     ProtocolError,
     RequestSpec,
 )
+from langchain_hf_spaces.protocols._base import text_delta
 
 __all__ = [
     "Action",
@@ -319,7 +321,9 @@ class TextCall:
             params = {**params, **extra}
         return proto.build_request(self.prompt, params, stream=stream)
 
-    def parse(self, proto: Protocol, body: bytes, request: RequestSpec) -> Generation | RequestSpec:
+    def parse(
+        self, proto: Protocol, body: bytes, request: RequestSpec
+    ) -> Generation | RequestSpec | Continue:
         return proto.parse_response(body, prompt=self.prompt, request=request)
 
 
@@ -360,7 +364,9 @@ class ChatCall:
             stream=stream,
         )
 
-    def parse(self, proto: Protocol, body: bytes, request: RequestSpec) -> Generation | RequestSpec:
+    def parse(
+        self, proto: Protocol, body: bytes, request: RequestSpec
+    ) -> Generation | RequestSpec | Continue:
         return proto.parse_chat_response(body, request=request)
 
 
@@ -449,6 +455,7 @@ def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
     cutter = MarkerCutter(call.stops) if call.stops else None
     started = time.perf_counter()
     attempts = 0
+    partial = ""  # the answer so far, while a protocol answers in parts (Continue)
     while True:
         outcome = yield from core.exchange(spec)
         attempts += outcome.attempts
@@ -462,11 +469,26 @@ def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
                     yield Emit(tail)
             break
         nxt = call.parse(proto, outcome.received.body, spec)
+        if isinstance(nxt, Continue):
+            delta = text_delta(partial, nxt.text)
+            partial = nxt.text
+            if cutter is not None:
+                delta = cutter.feed(delta)
+            if stream and delta:
+                yield Emit(delta)
+            spec = nxt.request
+            continue
         if isinstance(nxt, Generation):
             gen = nxt
             if cutter is not None:
                 gen = replace(gen, text=cut_at_markers(gen.text, call.stops)[0])
-            if stream and gen.text:
+            if partial:
+                tail = text_delta(partial, gen.text)
+                if cutter is not None:
+                    tail = cutter.feed(tail) + cutter.flush()
+                if stream and tail:
+                    yield Emit(tail)
+            elif stream and gen.text:
                 yield Emit(gen.text)
             break
         spec = nxt

@@ -283,6 +283,15 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                 tool_choice=openai_tool_choice(choice) if choice is not None else None,
                 tool_names=names,
             )
+        if client.takes_messages and not tools and response_format is None:
+            # A Gradio chat app applies its own chat template: send it the conversation.
+            return client, _Request(
+                native=True,
+                params=params,
+                cut_markers=tuple(user_stops),
+                messages=[dict(m) for m in convert_to_openai_messages(messages)],
+                tool_names=names,
+            )
         template = self._template
         extra = []
         if tools and choice is not None:

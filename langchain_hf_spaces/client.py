@@ -124,6 +124,14 @@ class SpaceClient:
         """True when messages go to the Space as they are (the ``openai`` protocol)."""
         return self._core.protocol is not None and self._core.protocol.chat_native
 
+    @property
+    def takes_messages(self) -> bool:
+        """True when :meth:`chat` works without tools: a chat-native Space, or a Gradio chat app
+        (a ChatInterface, or an endpoint with a Chatbot input) that applies its own template.
+
+        Known once the protocol is resolved and set up (:meth:`resolve_protocol`)."""
+        return self._core.protocol is not None and self._core.protocol.takes_messages
+
     def __repr__(self) -> str:
         return f"SpaceClient(tier={self.tier!r}, url={self.config.url!r})"
 
@@ -166,13 +174,17 @@ class SpaceClient:
 
     # ------------------------------------------------------------------ sync
     def resolve_protocol(self) -> str:
-        """The protocol in use; for ``auto``, the Space is probed first (once, then remembered).
-
-        Integrations call this before choosing between native chat and a chat template.
+        """The protocol in use; for ``auto``, the Space is probed first (once, then remembered),
+        and the protocol is set up (a Gradio app's config read), so :attr:`takes_messages` is
+        known. Integrations call this before choosing between native chat and a chat template.
         """
-        if self._core.protocol is None:
+        if self._needs_setup():
             self._run(protocol_flow(self._core))
         return self._core.protocol_name
+
+    def _needs_setup(self) -> bool:
+        proto = self._core.protocol
+        return proto is None or proto.setup_request() is not None
 
     def generate(
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
@@ -328,7 +340,7 @@ class SpaceClient:
     # ----------------------------------------------------------------- async
     async def aresolve_protocol(self) -> str:
         """Async :meth:`resolve_protocol`."""
-        if self._core.protocol is None:
+        if self._needs_setup():
             await self._arun(protocol_flow(self._core))
         return self._core.protocol_name
 

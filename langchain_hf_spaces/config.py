@@ -186,7 +186,8 @@ class SpaceConfig(BaseModel):
             (Text Generation Inference), ``"gradio"`` (a Gradio app), ``"openai"``
             (OpenAI-compatible chat: vLLM, TGI Messages API, llama.cpp) or ``"auto"`` (probe
             the Space once and remember).
-        api_name: the Gradio API to call (``gradio`` protocol), default ``/predict``.
+        api_name: the Gradio API to call (``gradio`` protocol). Default: the app's one endpoint
+            that takes a message (a ChatInterface's chat endpoint, an Interface's only one).
         model: the model name sent to an ``openai`` Space; asked from ``/v1/models`` when unset.
         allow_insecure_http: allow plain http to a host other than this machine.
         connect_timeout, read_timeout: seconds to open a connection / between bytes of an answer.
@@ -204,7 +205,7 @@ class SpaceConfig(BaseModel):
     token_env: str | None = None
     revision: str | None = None
     protocol: str = C.DEFAULT_PROTOCOL
-    api_name: str = "/predict"
+    api_name: str | None = None
     model: str | None = None
     allow_insecure_http: bool = False
     connect_timeout: float = Field(default=C.DEFAULT_CONNECT_TIMEOUT, gt=0)

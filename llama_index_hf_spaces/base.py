@@ -305,7 +305,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         client.resolve_protocol()  # an `auto` Space may turn out to be chat-native
         tools = self._tool_args(client, kwargs)
         context, params = self._split(kwargs)
-        if client.is_chat_native:
+        if client.is_chat_native or client.takes_messages:
+            # openai Spaces take messages natively; Gradio chat apps take the conversation
             native = self._native_messages(messages, context)
             return chat_response(client.chat(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
@@ -317,7 +318,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         client.resolve_protocol()
         tools = self._tool_args(client, kwargs)
         context, params = self._split(kwargs)
-        if client.is_chat_native:
+        if client.is_chat_native or client.takes_messages:
+            # openai Spaces take messages natively; Gradio chat apps take the conversation
             native = self._native_messages(messages, context)
             return chat_stream(client.chat_stream_chunks(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
@@ -351,7 +353,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         await client.aresolve_protocol()
         tools = self._tool_args(client, kwargs)
         context, params = self._split(kwargs)
-        if client.is_chat_native:
+        if client.is_chat_native or client.takes_messages:
+            # openai Spaces take messages natively; Gradio chat apps take the conversation
             native = self._native_messages(messages, context)
             return chat_response(await client.achat(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)
@@ -365,7 +368,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         await client.aresolve_protocol()
         tools = self._tool_args(client, kwargs)
         context, params = self._split(kwargs)
-        if client.is_chat_native:
+        if client.is_chat_native or client.takes_messages:
+            # openai Spaces take messages natively; Gradio chat apps take the conversation
             native = self._native_messages(messages, context)
             return achat_stream(client.achat_stream_chunks(native, **tools, **params), ())
         prompt, params, markers = self._chat_prompt(messages, params)

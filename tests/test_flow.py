@@ -345,36 +345,110 @@ def test_an_app_error_inside_a_stream_is_typed() -> None:
         Script([[err]]).run(text_call(core(protocol="tgi"), stream=True))
 
 
-def gradio_info() -> dict[str, Any]:
-    param = {
-        "parameter_name": "message",
-        "label": "Message",
-        "component": "Textbox",
-        "python_type": {"type": "str"},
-        "parameter_has_default": False,
+def gradio_config(**extra: Any) -> dict[str, Any]:
+    return {
+        "version": "5.50.0",
+        "protocol": "sse_v3",
+        "api_prefix": "/gradio_api",
+        "mode": "chat_interface",
+        "components": [
+            {"id": 1, "type": "textbox", "props": {"label": "Message"}},
+            {"id": 2, "type": "state", "props": {}},
+            {"id": 3, "type": "textbox", "props": {"label": "Response"}},
+        ],
+        "dependencies": [
+            {"id": 0, "api_name": "_hidden", "show_api": False, "inputs": [1], "outputs": [3]},
+            {"id": 4, "api_name": "chat", "show_api": True, "inputs": [1, 2], "outputs": [3, 2]},
+        ],
+        **extra,
     }
-    return {"named_endpoints": {"/predict": {"parameters": [param]}}}
 
 
-def test_a_gradio_call_reads_the_api_once_then_submits_and_streams() -> None:
+def queue_events(*messages: dict[str, Any]) -> list[bytes]:
+    return [b"data: " + json.dumps(m).encode() + b"\n\n" for m in messages]
+
+
+def test_a_gradio_call_reads_the_config_once_then_queues_and_streams(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("langchain_hf_spaces.protocols.gradio.new_session", lambda: "s1")
     c = core(protocol="gradio")
-    events = [
-        b'event: generating\ndata: ["Hel"]\n\n',
-        b'event: generating\ndata: ["Hello"]\n\nevent: complete\ndata: ["Hello!"]\n\n',
-    ]
-    script = Script([ok(gradio_info()), ok({"event_id": "e1"}), events])
+    events = queue_events(
+        {"msg": "estimation", "rank": 2, "queue_size": 3, "rank_eta": 4.0},
+        {"msg": "process_starts"},
+        {"msg": "process_generating", "output": {"data": ["Hel", None]}, "success": True},
+        {"msg": "process_generating", "output": {"data": [[["append", [], "lo"]], None]}},
+        {"msg": "process_completed", "output": {"data": ["Hello!", None]}, "success": True},
+    )
+    script = Script([ok(gradio_config()), ok({"event_id": "e1"}), events])
     answer = script.run(text_call(c, "Hi", stream=True))
-    info, submit, read = script.sent
-    assert (info.method, info.url) == ("GET", f"{URL}/gradio_api/info")
-    assert (submit.url, submit.json) == (f"{URL}/gradio_api/call/predict", {"data": ["Hi"]})
-    assert (read.url, read.stream) == (f"{URL}/gradio_api/call/predict/e1", True)
-    assert submit.headers["x-hf-authorization"] == f"Bearer {TOKEN}"
+    config, join, read = script.sent
+    assert (config.method, config.url) == ("GET", f"{URL}/config")
+    assert join.url == f"{URL}/gradio_api/queue/join"
+    assert join.json == {
+        "data": ["Hi", None],  # the hidden State input gets None
+        "fn_index": 4,
+        "session_hash": "s1",
+        "event_data": None,
+        "trigger_id": None,
+    }
+    assert (read.url, read.stream) == (f"{URL}/gradio_api/queue/data?session_hash=s1", True)
+    assert join.headers["x-hf-authorization"] == f"Bearer {TOKEN}"
     assert script.emitted == ["Hel", "lo", "!"] and answer.text == "Hello!"
-    assert answer.attempts == 2  # submit + read
-    # The API description is remembered: the next call does not ask again.
-    again = Script([ok({"event_id": "e2"}), [b'event: complete\ndata: ["ok"]\n\n']])
+    # The queue position went to on_wait, as a wait of no length.
+    [queued] = script.events
+    assert (queued.reason, queued.delay) == ("queued", 0.0)
+    assert queued.detail == "position 3 of 3 in the Space's queue, about 4s"
+    # The config is remembered: the next call does not ask again.
+    again = Script(
+        [
+            ok({"event_id": "e2"}),
+            queue_events({"msg": "process_completed", "output": {"data": ["ok", None]}}),
+        ]
+    )
     assert again.run(text_call(c, "Hi")).text == "ok"
-    assert [s.url.rsplit("/", 1)[-1] for s in again.sent] == ["predict", "e2"]
+    assert [s.url.rsplit("/", 1)[-1] for s in again.sent] == ["join", "data?session_hash=s1"]
+
+
+def test_a_gradio_error_keeps_its_message() -> None:
+    c = core(protocol="gradio")
+    failed = {"msg": "process_completed", "output": {"error": "out of memory"}, "success": False}
+    script = Script([ok(gradio_config()), ok({"event_id": "e1"}), queue_events(failed)])
+    with pytest.raises(SpaceResponseError, match="The Gradio app raised an error: out of memory"):
+        script.run(text_call(c))
+
+
+def test_a_gradio_app_takes_no_stop_so_it_is_applied_here() -> None:
+    c = core(protocol="gradio")
+    done = {"msg": "process_completed", "output": {"data": ["one END two", None]}}
+    script = Script([ok(gradio_config()), ok({"event_id": "e1"}), queue_events(done)])
+    answer = script.run(text_call(c, stop=["END"]))
+    assert answer.text == "one "
+    assert "stop" not in json.dumps(script.sent[1].json)
+
+
+def test_gradio_3_generators_are_polled_until_they_end() -> None:
+    config = gradio_config(version="3.50.2", api_prefix=None, protocol=None)
+    c = core(protocol="gradio")
+    parts = [
+        ok({"data": ["Gra", None], "is_generating": True}),
+        ok({"data": ["Gradio", None], "is_generating": True}),
+        ok({"data": [None, None], "is_generating": False}),
+    ]
+    script = Script([ok(config), *parts])
+    answer = script.run(text_call(c, "Hi", stream=True))
+    assert answer.text == "Gradio" and script.emitted == ["Gra", "dio"]
+    runs = script.sent[1:]
+    assert {s.url for s in runs} == {f"{URL}/run/chat"}
+    assert len({json.dumps(s.json) for s in runs}) == 1  # the same body each time
+
+
+def test_gradio_3_errors_come_as_a_500_with_the_message() -> None:
+    config = gradio_config(version="3.50.2", api_prefix=None, protocol=None)
+    script = Script([ok(config), raw(500, b'{"error": "\'the model failed\'"}')])
+    with pytest.raises(SpaceResponseError, match="raised an error: the model failed"):
+        script.run(text_call(core(protocol="gradio")))
+    assert script.sleeps == []  # an app error is not retried
 
 
 def test_auto_probes_in_order_and_remembers_what_it_found() -> None:
@@ -382,11 +456,19 @@ def test_auto_probes_in_order_and_remembers_what_it_found() -> None:
     tgi_info = {"model_id": "acme/m", "max_total_tokens": 4096}
     script = Script([raw(404), ok(tgi_info)])
     assert script.run(protocol_flow(c)) == "tgi"
-    assert [s.url for s in script.sent] == [f"{URL}/gradio_api/info", f"{URL}/info"]
+    assert [s.url for s in script.sent] == [f"{URL}/config", f"{URL}/info"]
     # Until the protocol is known, the token goes in every header a protocol may read.
     assert script.sent[0].headers["x-hf-authorization"] == f"Bearer {TOKEN}"
     assert c.protocol_name == "tgi"
     assert Script([]).run(protocol_flow(c)) == "tgi"  # no probe the second time
+
+
+def test_auto_finds_a_gradio_app_and_sets_it_up_from_the_probe() -> None:
+    c = core(protocol="auto")
+    script = Script([ok(gradio_config())])
+    assert script.run(protocol_flow(c)) == "gradio"
+    assert [s.url for s in script.sent] == [f"{URL}/config"]  # no second /config
+    assert c.protocol is not None and c.protocol.takes_messages
 
 
 def test_auto_falls_back_to_the_guide_format() -> None:

@@ -17,6 +17,7 @@ from langchain_hf_spaces._policy import is_waking, parse_retry_after
 from langchain_hf_spaces._structured import StructuredParseError, parse_structured
 from langchain_hf_spaces.protocols import (
     PROTOCOLS,
+    Continue,
     Generation,
     ProtocolError,
     RequestSpec,
@@ -43,7 +44,17 @@ near_answers = st.one_of(
         optional={"usage": json_values},
     ),
     st.fixed_dictionaries({"event_id": json_values}),
-    st.fixed_dictionaries({"named_endpoints": json_values}),
+    st.fixed_dictionaries({"dependencies": json_values, "components": json_values}),
+    st.fixed_dictionaries({"data": json_values}, optional={"is_generating": st.booleans()}),
+    st.fixed_dictionaries(
+        {
+            "msg": st.sampled_from(
+                ["estimation", "process_generating", "process_completed", "close_stream"]
+            ),
+            "output": json_values,
+        },
+        optional={"success": st.booleans(), "rank": json_values, "queue_size": json_values},
+    ),
 )
 bodies = st.one_of(
     st.binary(max_size=200),
@@ -55,11 +66,25 @@ bodies = st.one_of(
 def _protocol(name: str) -> Any:
     proto = PROTOCOLS[name](CONFIG)
     if name == "gradio":
-        proto.setup(
-            b'{"named_endpoints": {"/predict": {"parameters": [{"parameter_name": "prompt",'
-            b' "component": "Textbox", "python_type": {"type": "str"}}]}}}'
-        )
+        proto.setup(GRADIO_CONFIG)
     return proto
+
+
+GRADIO_CONFIG = json.dumps(
+    {
+        "version": "5.50.0",
+        "protocol": "sse_v3",
+        "api_prefix": "/gradio_api",
+        "components": [
+            {"id": 1, "type": "textbox", "props": {"label": "prompt"}},
+            {"id": 2, "type": "chatbot", "props": {"type": "messages"}},
+            {"id": 3, "type": "textbox", "props": {"label": "output"}},
+        ],
+        "dependencies": [
+            {"id": 0, "api_name": "predict", "show_api": True, "inputs": [1, 2], "outputs": [3, 2]}
+        ],
+    }
+).encode()
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
@@ -71,7 +96,7 @@ def test_answer_bodies(name: str, body: bytes) -> None:
     except ProtocolError as exc:
         assert exc.message
         return
-    assert isinstance(out, (Generation, RequestSpec))
+    assert isinstance(out, (Generation, RequestSpec, Continue))
     if isinstance(out, Generation):
         assert isinstance(out.text, str)
 
@@ -90,7 +115,7 @@ def test_chat_and_setup_bodies(name: str, body: bytes) -> None:
 
 
 @given(body=bodies)
-def test_gradio_info(body: bytes) -> None:
+def test_gradio_config(body: bytes) -> None:
     proto = PROTOCOLS["gradio"](CONFIG)
     try:
         proto.setup(body)
@@ -100,7 +125,8 @@ def test_gradio_info(body: bytes) -> None:
         spec = proto.build_request("hello", {}, stream=False)
     except ProtocolError:
         return
-    assert "hello" in spec.json["data"]
+    data = spec.json["data"]
+    assert "hello" in data or {"text": "hello", "files": []} in data
 
 
 sse_bytes = st.one_of(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from langchain_hf_spaces.protocols._base import (
+    Continue,
     Generation,
     Protocol,
     ProtocolError,
@@ -24,6 +25,7 @@ from langchain_hf_spaces.protocols.tgi import TGIProtocol
 __all__ = [
     "PROBES",
     "PROTOCOLS",
+    "Continue",
     "GenerateProtocol",
     "Generation",
     "GradioProtocol",

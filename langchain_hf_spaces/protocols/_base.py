@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from langchain_hf_spaces.config import SpaceConfig
 
 __all__ = [
+    "Continue",
     "Generation",
     "Protocol",
     "ProtocolError",
@@ -62,6 +63,20 @@ class Generation:
     tool_calls: tuple[dict[str, Any], ...] | None = None
     reasoning: str | None = None
     """What the model showed of its thinking, kept apart from the text (Gradio "Thought"s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Continue:
+    """A partial answer and the request that continues it (a Gradio 3.x generator, polled)."""
+
+    request: RequestSpec
+    text: str
+
+
+def text_delta(old: str, new: str) -> str:
+    """The new text of an output that is re-sent whole: what was added (all of it when the
+    output was rewritten rather than extended)."""
+    return new[len(old) :] if new.startswith(old) else new
 
 
 class ProtocolError(Exception):
@@ -206,8 +221,9 @@ class Protocol(ABC):
     @abstractmethod
     def parse_response(
         self, body: bytes, *, prompt: str, request: RequestSpec | None = None
-    ) -> Generation | RequestSpec:
-        """Parse a 2xx answer body: the answer, or the next request of a multi-step protocol.
+    ) -> Generation | RequestSpec | Continue:
+        """Parse a 2xx answer body: the answer, or the next request of a multi-step protocol
+        (a :class:`Continue` when it also carries the answer so far).
 
         ``request`` is the request it answers (its ``state`` is the protocol's own note)."""
 
@@ -228,5 +244,5 @@ class Protocol(ABC):
 
     def parse_chat_response(
         self, body: bytes, *, request: RequestSpec | None = None
-    ) -> Generation | RequestSpec:
+    ) -> Generation | RequestSpec | Continue:
         raise NotImplementedError(f"protocol {self.name!r} is not chat-native")

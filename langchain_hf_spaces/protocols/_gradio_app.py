@@ -120,6 +120,14 @@ def _slot(component: Mapping[str, Any] | None, major: int | None) -> Slot:
     return Slot(kind, label, props.get("value"), messages)
 
 
+def _slots(
+    ids: Any, components: Mapping[int, Mapping[str, Any]], major: int | None
+) -> tuple[Slot, ...]:
+    if not isinstance(ids, list):
+        return ()
+    return tuple(_slot(components.get(j) if isinstance(j, int) else None, major) for j in ids)
+
+
 def _is_public(dep: Mapping[str, Any], major: int | None) -> bool:
     if not isinstance(dep.get("api_name"), str) or dep.get("backend_fn") is False:
         return False
@@ -139,7 +147,12 @@ def parse_config(body: bytes) -> GradioApp:
         )
     version = str(data.get("version") or "")
     major = _major(version)
-    components = {c.get("id"): c for c in data.get("components") or [] if isinstance(c, Mapping)}
+    raw_components = data.get("components")
+    components = {
+        c["id"]: c
+        for c in (raw_components if isinstance(raw_components, list) else [])
+        if isinstance(c, Mapping) and isinstance(c.get("id"), int)
+    }
     endpoints = []
     for i, dep in enumerate(data["dependencies"]):
         if not isinstance(dep, Mapping) or not isinstance(dep.get("api_name"), str):
@@ -150,8 +163,8 @@ def parse_config(body: bytes) -> GradioApp:
                 api_name="/" + str(dep["api_name"]).strip("/"),
                 fn_index=fn_index if isinstance(fn_index, int) else i,
                 public=_is_public(dep, major),
-                inputs=tuple(_slot(components.get(j), major) for j in dep.get("inputs") or []),
-                outputs=tuple(_slot(components.get(j), major) for j in dep.get("outputs") or []),
+                inputs=_slots(dep.get("inputs"), components, major),
+                outputs=_slots(dep.get("outputs"), components, major),
             )
         )
     prefix = data.get("api_prefix")

@@ -13,8 +13,9 @@ Calls:
   ``GET {api_prefix}/queue/data?session_hash=...``: ``estimation`` (queue position, passed on as
   a wait), ``process_generating`` (the output so far, then diffs), ``process_completed`` (the
   output, or the app's error with its message: ``gr.Error`` texts arrive whole).
-- 3.x: ``POST /run/{api_name}`` with the data; the answer is the output (no streaming: a 3.x
-  generator endpoint only streams on its websocket queue, which is refused with a clear error).
+- 3.x: ``POST /run/{api_name}`` with the data, the ``fn_index`` and a session; a generator
+  endpoint answers its outputs one call at a time (``is_generating``), so it is polled with the
+  same body until it ends — streamed that way too (3.x's websocket queue is not used).
 
 A fresh session per call keeps calls independent: a ChatInterface's own history lives in its
 session, so earlier turns are passed as data where the endpoint takes a Chatbot input, and
@@ -26,15 +27,18 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from langchain_hf_spaces.protocols._base import (
+    Continue,
     Generation,
     Protocol,
     ProtocolError,
     RequestSpec,
     StreamParser,
     loads_json,
+    text_delta,
 )
 from langchain_hf_spaces.protocols._gradio_app import (
     Endpoint,
@@ -72,6 +76,11 @@ def is_gradio_config(body: bytes) -> bool:
         and isinstance(data.get("dependencies"), list)
         and isinstance(data.get("components"), list)
     )
+
+
+def new_session() -> str:
+    """A fresh ``session_hash`` for one call (tests replace it to replay recordings)."""
+    return secrets.token_hex(6)
 
 
 def transcript(turns: Sequence[tuple[str, str]], message: str, system: str | None = None) -> str:
@@ -129,9 +138,7 @@ class _QueueStream(StreamParser):
     def _take(self, data: Any) -> str:
         self.data = data
         text, self.reasoning = output_text(self.endpoint, data)
-        # The app sends its whole output so far; the new text is what was added (when it
-        # rewrote its output, the whole output is passed on).
-        delta = text[len(self.text) :] if text.startswith(self.text) else text
+        delta = text_delta(self.text, text)
         self.text = text
         return delta
 
@@ -281,9 +288,9 @@ class GradioProtocol(Protocol):
 
     def _submit(self, data: list[Any]) -> RequestSpec:
         app, ep = self._ready()
-        session = secrets.token_hex(6)
+        session = new_session()
         if not app.queue:
-            run = {"data": data, "session_hash": session}
+            run = {"data": data, "fn_index": ep.fn_index, "session_hash": session}
             # 3.x answers a gr.Error with a 500 carrying its message: parsed, not retried.
             return RequestSpec("POST", f"/run{ep.api_name}", run, ok_statuses=(500,))
         body: dict[str, Any] = {
@@ -347,7 +354,7 @@ class GradioProtocol(Protocol):
     # ---------------------------------------------------------------- answers
     def parse_response(
         self, body: bytes, *, prompt: str, request: RequestSpec | None = None
-    ) -> Generation | RequestSpec:
+    ) -> Generation | RequestSpec | Continue:
         app, ep = self._ready()
         data = loads_json(body)
         if not isinstance(data, Mapping):
@@ -355,15 +362,18 @@ class GradioProtocol(Protocol):
         if not app.queue:
             if "error" in data and "data" not in data:
                 raise _app_error(data.get("error"))
-            if data.get("is_generating"):
-                raise ProtocolError(
-                    f"The Gradio {app.version} API {ep.api_name!r} streams its answer, which "
-                    "Gradio 3.x sends only on its websocket queue; this client calls 3.x apps "
-                    "over HTTP (/run/). Upgrade the Space to Gradio 4 or later, or call a "
-                    "non-streaming endpoint.",
-                    kind="input",
-                )
-            text, reasoning = output_text(ep, data.get("data"))
+            outputs = data.get("data")
+            so_far = request.state if request is not None else None
+            if data.get("is_generating") and request is not None:
+                # A 3.x generator: each call with the same session and fn_index gives its next
+                # output, until is_generating is false.
+                text, _ = output_text(ep, outputs)
+                return Continue(replace(request, state=text), text)
+            if isinstance(so_far, str) and (
+                not isinstance(outputs, list) or all(v is None for v in outputs)
+            ):
+                return Generation(so_far)  # the generator ended: its last output is the answer
+            text, reasoning = output_text(ep, outputs)
             return Generation(text, reasoning=reasoning)
         event_id = data.get("event_id")
         if not isinstance(event_id, str) or not event_id or request is None:

@@ -27,7 +27,7 @@ from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
 MAJOR = int(gr.__version__.split(".")[0])
 ERROR_MESSAGE = "the model ran out of memory"
@@ -40,6 +40,10 @@ def _turns(history: Any) -> list[str]:
         if isinstance(item, dict):
             if item.get("role") == "user":
                 content = item.get("content")
+                if isinstance(content, list):  # 6.x: content parts
+                    content = "".join(
+                        str(p.get("text", "")) for p in content if isinstance(p, dict)
+                    )
                 out.append(content if isinstance(content, str) else str(content))
         elif isinstance(item, (list, tuple)) and item:
             out.append(str(item[0]))
@@ -96,7 +100,10 @@ def build() -> dict[str, Any]:
         "chat": gr.ChatInterface(reply),
         "chat_stream": gr.ChatInterface(chat_stream),
     }
-    extra_inputs = [gr.Textbox("Be brief.", label="System prompt"), gr.Slider(0, 2, 0.7, label="Temperature")]
+    extra_inputs = [
+        gr.Textbox("Be brief.", label="System prompt"),
+        gr.Slider(0, 2, 0.7, label="Temperature"),
+    ]
     if MAJOR in (4, 5):
         apps["chat_extra"] = gr.ChatInterface(
             chat_extra, type="messages", additional_inputs=extra_inputs
@@ -123,7 +130,9 @@ def build() -> dict[str, Any]:
     with gr.Blocks() as two:
         text = gr.Textbox(label="text")
         out = gr.Textbox(label="result")
-        gr.Button("Summarize").click(lambda t: f"Summary: {t[:40]}", text, out, api_name="summarize")
+        gr.Button("Summarize").click(
+            lambda t: f"Summary: {t[:40]}", text, out, api_name="summarize"
+        )
         gr.Button("Shout").click(lambda t: t.upper(), text, out, api_name="shout")
     apps["blocks_two"] = two
 

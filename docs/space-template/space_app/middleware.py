@@ -11,7 +11,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from space_app.errors import ApiError, error_response
 from space_app.schemas import Limits
 
-__all__ = ["GRADIO_CALL_PATHS", "InputGuardMiddleware", "RequestLogMiddleware"]
+__all__ = [
+    "GRADIO_CALL_PATHS",
+    "GRADIO_QUEUE_PATHS",
+    "InputGuardMiddleware",
+    "RequestLogMiddleware",
+]
 
 logger = logging.getLogger("space_app")
 
@@ -19,6 +24,8 @@ GRADIO_CALL_PATHS = frozenset(
     f"/gradio_api/{kind}/predict{slash}" for kind in ("call", "run", "api") for slash in ("", "/")
 )
 """Where Gradio clients call ``/predict`` directly (the UI uses the queue instead)."""
+GRADIO_QUEUE_PATHS = frozenset({"/gradio_api/queue/join", "/queue/join"})
+"""Where the queue protocol submits a call: checked when it is the ``/predict`` function's."""
 
 _QUIET_PREFIXES = ("/assets/", "/static/", "/gradio_api/heartbeat", "/theme.css", "/favicon")
 
@@ -61,10 +68,18 @@ class InputGuardMiddleware:
     """Refuses bodies over the size limit (413), and checks direct Gradio ``/predict`` calls
     against the same limits as the HTTP API, so they fail with a 4xx before being queued."""
 
-    def __init__(self, app: ASGIApp, limits: Limits, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limits: Limits,
+        max_body_bytes: int,
+        gradio_fns: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.limits = limits
         self.max_body_bytes = max_body_bytes
+        self.gradio_fns = gradio_fns if gradio_fns is not None else {}
+        """``{"predict": fn_index}`` once the UI is built (queue calls name the function)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -95,7 +110,9 @@ class InputGuardMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if path in GRADIO_CALL_PATHS:
+        if path in GRADIO_CALL_PATHS or (
+            path in GRADIO_QUEUE_PATHS and self._queued_fn(body) == self.gradio_fns.get("predict")
+        ):
             problem = self._check_gradio(body)
             if problem is not None:
                 await error_response(path, problem.status, problem.message)(scope, receive, send)
@@ -110,6 +127,14 @@ class InputGuardMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    def _queued_fn(body: bytes) -> int | None:
+        try:
+            fn = json.loads(body).get("fn_index")
+        except (ValueError, AttributeError):
+            return None
+        return fn if isinstance(fn, int) else None
 
     def _check_gradio(self, body: bytes) -> ApiError | None:
         try:

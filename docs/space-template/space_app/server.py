@@ -76,8 +76,12 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
         return error_response(request.url.path, 500, message, "generation")
 
     # Innermost first: each add_middleware wraps everything added before it.
+    gradio_fns: dict[str, int] = {}
     app.add_middleware(
-        InputGuardMiddleware, limits=state.limits, max_body_bytes=settings.max_body_bytes
+        InputGuardMiddleware,
+        limits=state.limits,
+        max_body_bytes=settings.max_body_bytes,
+        gradio_fns=gradio_fns,
     )
     if settings.api_token:
         app.add_middleware(AuthMiddleware, token=settings.api_token)
@@ -100,7 +104,11 @@ def create_app(settings: Settings | None = None, *, backend: Backend | None = No
 
         # Mounted last and at "/": the routes above take precedence, and Gradio's own
         # routes (/gradio_api/info, /gradio_api/call/predict, ...) live under /gradio_api.
-        gr.mount_gradio_app(app, build_ui(state), path="/")
+        ui = build_ui(state)
+        for i, dep in enumerate(ui.config.get("dependencies", [])):
+            if dep.get("api_name") == "predict":  # queue calls name it by fn_index
+                gradio_fns["predict"] = dep.get("id", i)
+        gr.mount_gradio_app(app, ui, path="/")
     else:
 
         @app.get("/", include_in_schema=False)
