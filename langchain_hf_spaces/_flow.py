@@ -456,8 +456,24 @@ def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
     started = time.perf_counter()
     attempts = 0
     partial = ""  # the answer so far, while a protocol answers in parts (Continue)
+    first = True
     while True:
-        outcome = yield from core.exchange(spec)
+        try:
+            outcome = yield from core.exchange(spec)
+        except SpaceNotFoundError:
+            # The app changed under its cached description (a new deploy): read it again, once.
+            if not (first and proto.forget()):
+                raise
+            logger.info(
+                "Space %s (tier %s): 404 on a known path; re-reading its API",
+                core.config.url,
+                core.tier,
+            )
+            first = False
+            proto = yield from _protocol(core)
+            spec = call.build(proto, stream=stream and proto.supports_streaming)
+            continue
+        first = False
         attempts += outcome.attempts
         if spec.stream:
             parser = proto.stream_parser(prompt=call.prompt)

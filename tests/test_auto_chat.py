@@ -15,7 +15,7 @@ from langchain_hf_spaces.testing import Fault, LocalSpace
 def openai_only() -> Iterator[LocalSpace]:
     """A Space that answers only the OpenAI-compatible routes (no Gradio, no TGI /info)."""
     with LocalSpace(name="chat") as space:
-        for path in ("/gradio_api/info", "/info"):
+        for path in ("/config", "/info"):
             space.inject(Fault.status(404, body=b'{"error": "Not Found"}'), times=None, path=path)
         yield space
 

@@ -410,6 +410,24 @@ def test_a_gradio_call_reads_the_config_once_then_queues_and_streams(
     assert [s.url.rsplit("/", 1)[-1] for s in again.sent] == ["join", "data?session_hash=s1"]
 
 
+def test_a_gradio_app_that_changed_is_read_again_once() -> None:
+    c = core(protocol="gradio")
+    moved = gradio_config()
+    moved["dependencies"][1]["id"] = 9  # redeployed: the chat function has a new index
+    done = {"msg": "process_completed", "output": {"data": ["ok", None]}}
+    script = Script([ok(gradio_config()), raw(404), ok(moved), ok({"event_id": "e"})])
+    script.answers.append(queue_events(done))
+    assert script.run(text_call(c)).text == "ok"
+    paths = [s.url.removeprefix(URL) for s in script.sent]
+    assert paths[:4] == ["/config", "/gradio_api/queue/join", "/config", "/gradio_api/queue/join"]
+    assert script.sent[3].json["fn_index"] == 9
+    # A second 404 in a row is the answer: no loop.
+    again = Script([raw(404), ok(moved), raw(404)])
+    with pytest.raises(SpaceNotFoundError):
+        again.run(text_call(c))
+    assert len(again.sent) == 3
+
+
 def test_a_gradio_error_keeps_its_message() -> None:
     c = core(protocol="gradio")
     failed = {"msg": "process_completed", "output": {"error": "out of memory"}, "success": False}

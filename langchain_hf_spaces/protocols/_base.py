@@ -203,6 +203,11 @@ class Protocol(ABC):
     def setup(self, body: bytes) -> None:  # noqa: B027 - optional hook
         """Take the answer to :meth:`setup_request`."""
 
+    def forget(self) -> bool:
+        """Drop what setup learnt (the app changed: a 404 on a cached path); True if anything
+        was dropped, so the setup is worth doing again."""
+        return False
+
     def info_request(self) -> RequestSpec | None:
         """The request for what the Space says about its model, or ``None`` if it has none."""
         return None

@@ -203,6 +203,10 @@ class GradioProtocol(Protocol):
         self.endpoint = pick_endpoint(app, self.api_name)
         self.app = app
 
+    def forget(self) -> bool:
+        had, self.app, self.endpoint = self.app is not None, None, None
+        return had
+
     @property
     def takes_messages(self) -> bool:
         """A chat endpoint: a ChatInterface's, or one with a Chatbot input."""
