@@ -51,6 +51,7 @@ from langchain_hf_spaces.errors import (
     SpaceConnectionError,
     SpaceInputError,
     SpaceNotFoundError,
+    SpaceQuotaError,
     SpaceRateLimitError,
     SpaceResponseError,
     SpaceTimeoutError,
@@ -164,9 +165,14 @@ class SpaceCore:
                 headers[name] = f"Bearer {token}"
         return headers
 
-    def exchange(self, spec: RequestSpec) -> CallFlow[Outcome]:
-        """One HTTP exchange of ``spec`` (retries, waking, redirects): see ``_policy``."""
+    def exchange(
+        self, spec: RequestSpec, extra: tuple[tuple[str, str], ...] = ()
+    ) -> CallFlow[Outcome]:
+        """One HTTP exchange of ``spec`` (retries, waking, redirects): see ``_policy``.
+
+        ``extra`` are the call's own headers (a forwarded ``X-IP-Token``)."""
         headers = self.headers()
+        headers.update(extra)
         if spec.stream:
             headers["accept"] = "text/event-stream"
         headers.update(spec.extra_headers)
@@ -189,7 +195,7 @@ class SpaceCore:
         prompt = validate_prompt(
             prompt, max_chars=cfg.max_prompt_chars, tier=self.tier, url=cfg.url
         )
-        params = validate_parameters(parameters, tier=self.tier, url=cfg.url)
+        params = self._check_headers(validate_parameters(parameters, tier=self.tier, url=cfg.url))
         return render_prompt(prompt, context, tier=self.tier, url=cfg.url), params
 
     def validate_messages(
@@ -205,13 +211,41 @@ class SpaceCore:
                     f"messages[{i}] must be a dict with a 'role'.", tier=self.tier, url=url
                 )
             out.append(dict(m))
-        return out, validate_parameters(parameters, tier=self.tier, url=url)
+        return out, self._check_headers(validate_parameters(parameters, tier=self.tier, url=url))
+
+    def _check_headers(self, params: dict[str, Any]) -> dict[str, Any]:
+        value = params.get(X_IP_TOKEN)
+        if value is None:
+            return params
+        if not isinstance(value, str) or not value.strip() or not value.strip().isprintable():
+            raise SpaceInputError(
+                "x_ip_token must be the end user's X-IP-Token header, as text.",
+                tier=self.tier,
+                url=self.config.url,
+            )
+        if self.insecure:
+            raise SpaceConfigError(
+                "Refusing to send an X-IP-Token over plain http to a non-loopback host.",
+                tier=self.tier,
+                url=self.config.url,
+                hint="Use an https URL for this Space.",
+            )
+        return params
 
     def error(self, exc: ProtocolError) -> HFSpacesError:
         """A protocol's complaint as the typed error users see."""
         kw: dict[str, Any] = {"tier": self.tier, "url": self.config.url}
         if exc.kind == "input":
             return SpaceInputError(exc.message, **kw)
+        if exc.kind == "quota":
+            d = exc.details
+            return SpaceQuotaError(
+                exc.message,
+                retry_after=d.get("retry_after"),
+                seconds_left=d.get("seconds_left"),
+                seconds_requested=d.get("seconds_requested"),
+                **kw,
+            )
         if exc.kind == "overloaded":
             return SpaceRateLimitError(exc.message, hint="The Space is busy; retry later.", **kw)
         if exc.kind == "app":
@@ -299,13 +333,13 @@ class SpaceCore:
 class TextCall:
     """A prompt to complete: builds the request for a protocol and parses its answer."""
 
-    __slots__ = ("hints", "params", "prompt", "stops")
+    __slots__ = ("headers", "hints", "params", "prompt", "stops")
 
     def __init__(
         self, prompt: str, params: dict[str, Any], hints: Mapping[str, Any] | None = None
     ) -> None:
         self.prompt = prompt
-        self.params = params
+        self.params, self.headers = call_headers(params)
         self.hints = hints
         self.stops: tuple[str, ...] = ()
 
@@ -330,7 +364,7 @@ class TextCall:
 class ChatCall:
     """OpenAI-format messages (and tools) for a chat-native protocol."""
 
-    __slots__ = ("messages", "params", "stops", "tool_choice", "tools")
+    __slots__ = ("headers", "messages", "params", "stops", "tool_choice", "tools")
 
     prompt = ""
 
@@ -342,7 +376,7 @@ class ChatCall:
         tool_choice: str | Mapping[str, Any] | None,
     ) -> None:
         self.messages = messages
-        self.params = params
+        self.params, self.headers = call_headers(params)
         self.tools = tools
         self.tool_choice = tool_choice
         self.stops: tuple[str, ...] = ()
@@ -368,6 +402,18 @@ class ChatCall:
         self, proto: Protocol, body: bytes, request: RequestSpec
     ) -> Generation | RequestSpec | Continue:
         return proto.parse_chat_response(body, request=request)
+
+
+X_IP_TOKEN = "x_ip_token"  # noqa: S105 - a parameter name
+"""The call parameter that forwards an end user's ``X-IP-Token`` (ZeroGPU quotas are theirs)."""
+
+
+def call_headers(params: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """Split per-call headers (``x_ip_token``) from the generation parameters."""
+    if X_IP_TOKEN not in params:
+        return params, ()
+    rest = {k: v for k, v in params.items() if k != X_IP_TOKEN}
+    return rest, (("x-ip-token", str(params[X_IP_TOKEN]).strip()),)
 
 
 def _client_side_stops(
@@ -459,7 +505,7 @@ def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
     first = True
     while True:
         try:
-            outcome = yield from core.exchange(spec)
+            outcome = yield from core.exchange(spec, call.headers)
         except SpaceNotFoundError:
             # The app changed under its cached description (a new deploy): read it again, once.
             if not (first and proto.forget()):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.language_models import LangSmithParams
+from langchain_core.runnables.config import ensure_config
 from langchain_core.utils import secret_from_env
 from pydantic import (
     BaseModel,
@@ -223,6 +224,11 @@ class _SpaceModelBase(BaseModel):
 
     def _call_params(self, stop: list[str] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         params = self._generation_params()
+        # An end user's X-IP-Token (ZeroGPU quotas): per call as a kwarg, or per request in
+        # config={"configurable": {"x_ip_token": ...}}.
+        forwarded = ensure_config().get("configurable", {}).get("x_ip_token")
+        if forwarded is not None and "x_ip_token" not in kwargs:
+            params["x_ip_token"] = forwarded
         if kwargs:
             if "max_tokens" in kwargs:
                 kwargs = dict(kwargs)

@@ -10,6 +10,7 @@ Space URL it concerns, says what to do next (``hint``) and never contains a toke
     ├── SpaceAuthError            401 / 403
     ├── SpaceNotFoundError        404: wrong URL or endpoint
     ├── SpaceRateLimitError       429 after retries (``retry_after`` in seconds when known)
+    │   └── SpaceQuotaError       a ZeroGPU Space: the caller's GPU quota is spent
     ├── SpaceUnavailableError     asleep past ``wake_timeout``, 5xx after retries
     │   └── SpaceConnectionError  could not connect, or the connection broke
     ├── SpaceTimeoutError         connect or read timeout
@@ -34,6 +35,7 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceInputError",
     "SpaceNotFoundError",
+    "SpaceQuotaError",
     "SpaceRateLimitError",
     "SpaceResponseError",
     "SpaceTimeoutError",
@@ -157,6 +159,32 @@ class SpaceRateLimitError(HFSpacesError):
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class SpaceQuotaError(SpaceRateLimitError):
+    """A ZeroGPU Space refused the call: the caller's GPU quota is spent.
+
+    ``retry_after`` is the wait the Space named (seconds), ``seconds_left`` and
+    ``seconds_requested`` the quota it reported. Not retried automatically.
+    """
+
+    default_hint = (
+        "ZeroGPU quotas are per caller: send a Hugging Face token (log in with `hf auth login`, "
+        "or set the tier's token) for a larger quota, wait until it refills, or, when you call "
+        "on behalf of your own users, forward each user's X-IP-Token (x_ip_token=...)."
+    )
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        seconds_left: float | None = None,
+        seconds_requested: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.seconds_left = seconds_left
+        self.seconds_requested = seconds_requested
         super().__init__(message, **kwargs)
 
 

@@ -63,7 +63,14 @@ def _scrub_response(response: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return {
-        "filter_headers": ["authorization", "x-hf-authorization", "cookie", "set-cookie", "host"],
+        "filter_headers": [
+            "authorization",
+            "x-hf-authorization",
+            "x-ip-token",
+            "cookie",
+            "set-cookie",
+            "host",
+        ],
         "filter_query_parameters": ["token", "access_token", "api_key"],
         "decode_compressed_response": True,
         "match_on": ["method", "path", "query", "body"],
@@ -131,3 +138,17 @@ def recording_url(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
 def json_body(text: str | bytes) -> Any:
     return json.loads(text)
+
+
+@pytest.fixture
+def gradio_sessions(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Gradio session hashes that replay: the test's own prefix (a live app keeps state per
+    session, so two tests must not share one) and the call's number."""
+    import hashlib
+    import itertools
+
+    prefix = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
+    counter = itertools.count(1)
+    monkeypatch.setattr(
+        "langchain_hf_spaces.protocols.gradio.new_session", lambda: f"{prefix}{next(counter):03d}"
+    )

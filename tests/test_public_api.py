@@ -24,6 +24,7 @@ EXPECTED = [
     "SpaceConnectionError",
     "SpaceInputError",
     "SpaceNotFoundError",
+    "SpaceQuotaError",
     "SpaceRateLimitError",
     "SpaceResponseError",
     "SpaceTierRouter",

@@ -83,14 +83,23 @@ class ProtocolError(Exception):
     """An answer does not follow the protocol, or reports an error. The client adds tier and URL.
 
     ``kind`` is ``"format"`` (not what the protocol promises), ``"app"`` (the Space's app
-    reported an error), ``"overloaded"`` (the Space is busy: queue full) or ``"input"`` (the
-    Space rejected the input, or cannot take this kind of input).
+    reported an error), ``"overloaded"`` (the Space is busy: queue full), ``"quota"`` (a ZeroGPU
+    quota is spent; ``details`` has the seconds) or ``"input"`` (the Space rejected the input, or
+    cannot take this kind of input).
     """
 
-    def __init__(self, message: str, body: bytes | str | None = None, kind: str = "format") -> None:
+    def __init__(
+        self,
+        message: str,
+        body: bytes | str | None = None,
+        kind: str = "format",
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         self.message = message
         self.kind = kind
         self.excerpt = excerpt(body) if body is not None else None
+        self.details = dict(details or {})
+        """What the client needs to build the typed error (e.g. a quota's ``retry_after``)."""
         super().__init__(message)
 
 

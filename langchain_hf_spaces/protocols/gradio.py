@@ -49,6 +49,7 @@ from langchain_hf_spaces.protocols._gradio_app import (
 )
 from langchain_hf_spaces.protocols._gradio_output import apply_diff, output_text
 from langchain_hf_spaces.protocols._sse import SSEEvent
+from langchain_hf_spaces.protocols._zerogpu import parse_quota
 
 __all__ = ["CONFIG_PATH", "GradioProtocol", "is_gradio_config", "transcript"]
 
@@ -111,6 +112,17 @@ def _app_error(message: Any) -> ProtocolError:
     text = str(message).strip() if message else ""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         text = text[1:-1]  # 4.x quotes the gr.Error text
+    quota = parse_quota(text)
+    if quota is not None:
+        return ProtocolError(
+            f"The Space's ZeroGPU quota is spent: {quota.message}",
+            kind="quota",
+            details={
+                "retry_after": quota.retry_after,
+                "seconds_left": quota.seconds_left,
+                "seconds_requested": quota.seconds_requested,
+            },
+        )
     lowered = text.lower()
     if "queue" in lowered and "full" in lowered:
         return ProtocolError(f"The Gradio queue is full: {text}", kind="overloaded")

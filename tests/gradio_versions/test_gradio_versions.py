@@ -9,7 +9,6 @@ Chatbot input, else as a marked transcript) through the client, LangChain and Ll
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -21,7 +20,11 @@ import pytest
 from langchain_hf_spaces import SpaceClient, SpaceConfig, SpaceInputError, SpaceResponseError
 from tests.conftest import CASSETTES, REPLAY_URL, is_recording
 
-pytestmark = [pytest.mark.vcr, pytest.mark.gradio_versions]
+pytestmark = [
+    pytest.mark.vcr,
+    pytest.mark.gradio_versions,
+    pytest.mark.usefixtures("gradio_sessions"),
+]
 
 VERSIONS = {"3": "3.50.2", "4": "4.44.1", "5": "5.50.0", "6": "6.31.0"}
 PROMPT = "hello world"
@@ -41,7 +44,6 @@ SINCE = {"chat_multimodal": 4, "chat_thinking": 5}
 STREAMING = {"stream", "chat_stream"}
 API_NAMES = {"blocks_two": "/shout"}
 ERROR = "the model ran out of memory"
-SESSION_COUNTER = "langchain_hf_spaces.protocols.gradio.new_session"
 
 
 MAJORS = [pytest.param(major, id=f"v{major}") for major in VERSIONS]
@@ -53,15 +55,6 @@ def cells(shapes: Any) -> list[Any]:
         for major, shape in itertools.product(VERSIONS, shapes)
         if int(major) >= SINCE.get(shape, 3)
     ]
-
-
-@pytest.fixture(autouse=True)
-def _sessions(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
-    """Session hashes that replay: the test's own prefix (a live app keeps state per session,
-    so two tests must not share one) and the call's number."""
-    prefix = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
-    counter = itertools.count(1)
-    monkeypatch.setattr(SESSION_COUNTER, lambda: f"{prefix}{next(counter):03d}")
 
 
 @pytest.fixture
