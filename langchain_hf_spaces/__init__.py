@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from langchain_hf_spaces._constants import VERSION
+from langchain_hf_spaces._hub import SpaceRuntime
 from langchain_hf_spaces._policy import WaitEvent
 from langchain_hf_spaces.client import (
     ConnectionReport,
@@ -22,9 +23,11 @@ from langchain_hf_spaces.errors import (
     SpaceConnectionError,
     SpaceInputError,
     SpaceNotFoundError,
+    SpacePausedError,
     SpaceQuotaError,
     SpaceRateLimitError,
     SpaceResponseError,
+    SpaceRuntimeError,
     SpacesDisabledError,
     SpaceTimeoutError,
     SpaceUnavailableError,
@@ -81,9 +84,12 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceInputError",
     "SpaceNotFoundError",
+    "SpacePausedError",
     "SpaceQuotaError",
     "SpaceRateLimitError",
     "SpaceResponseError",
+    "SpaceRuntime",
+    "SpaceRuntimeError",
     "SpaceTierRouter",
     "SpaceTimeoutError",
     "SpaceUnavailableError",

@@ -92,6 +92,9 @@ class ConnectionReport:
     hint: str | None = None
     sample: str | None = None
     notes: list[str] = field(default_factory=list)
+    stage: str | None = None
+    """The Space's runtime stage as the Hub reported it (when its Space id is known)."""
+    hardware: str | None = None
 
     def summary(self) -> str:
         """One line: ``base  OK  https://...  123 ms`` or the error."""

@@ -35,6 +35,15 @@ DEFAULT_MAX_RETRY_AFTER = 60.0
 """A ``Retry-After`` longer than this is not waited for: the rate-limit error is raised at once."""
 DEFAULT_WAKE_TIMEOUT = 300.0
 """Seconds to wait for a sleeping or building Space to come up before giving up."""
+DEFAULT_GPU_WAKE_TIMEOUT = 900.0
+"""The wait for a Space the Hub reports on GPU hardware, when ``wake_timeout`` was not set:
+GPU LLM Spaces take minutes to start (3 to 9 minutes observed for T4 Spaces)."""
+HUB_POLL_INTERVAL = 5.0
+"""Seconds between questions to the Hub about one Space's stage while waiting for it."""
+HUB_RETRY_AFTER_FAILURE = 30.0
+"""After the Hub did not answer (or refused), it is not asked about that Space for this long."""
+HUB_TIMEOUT = 5.0
+"""Seconds for one Hub request (connect and read): the Hub is a helper, never a blocker."""
 DEFAULT_WAKE_POLL_INTERVAL = 0.5
 """Seconds between polls of a sleeping Space that gave no `estimated_time` (its wake is noticed
 within this much)."""

@@ -30,13 +30,15 @@ from typing import Any, TypeVar
 
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
-from langchain_hf_spaces._constants import VERSION
+from langchain_hf_spaces._constants import HUB_TIMEOUT, VERSION
+from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, stage_error
 from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
 from langchain_hf_spaces._policy import (
     AUTH_HEADERS,
     Failed,
     Outcome,
+    Received,
     Send,
     Sleep,
     WaitEvent,
@@ -79,6 +81,7 @@ __all__ = [
     "call_flow",
     "info_flow",
     "protocol_flow",
+    "runtime_flow",
 ]
 
 logger = logging.getLogger("langchain_hf_spaces")
@@ -116,7 +119,7 @@ CallFlow = Generator[Action, Any, _T]
 class SpaceCore:
     """Everything about one Space that does no I/O: settings, protocol, headers, errors."""
 
-    __slots__ = ("_token", "clock", "config", "insecure", "protocol", "tier")
+    __slots__ = ("_token", "clock", "config", "hub", "insecure", "protocol", "tier")
 
     def __init__(
         self, config: SpaceConfig, tier: str, *, clock: Callable[[], float] = time.monotonic
@@ -130,6 +133,9 @@ class SpaceCore:
         # Work done once per Space rather than per request: the config is frozen.
         self.insecure = config.sends_token_insecurely
         self._token = config.token_source()
+        space_id = getattr(config, "space_id", None)
+        self.hub = HubWatch(space_id) if isinstance(space_id, str) and space_id else None
+        """Asks the Hub for the Space's stage while it waits (when the Space's id is known)."""
 
     def _make(self, name: str) -> Protocol:
         try:
@@ -186,6 +192,7 @@ class SpaceCore:
             stream=spec.stream,
             clock=self.clock,
             ok_statuses=spec.ok_statuses,
+            hub=self.hub,
         )
 
     def validate(
@@ -257,6 +264,17 @@ class SpaceCore:
             )
         return SpaceResponseError(exc.message, excerpt=exc.excerpt, **kw)
 
+    def check_stage(self, runtime: SpaceRuntime | None) -> None:
+        """Raise the typed error for a Space the Hub reports paused or failed."""
+        down = stage_error(runtime, tier=self.tier, url=self.config.url)
+        if down is not None:
+            raise down
+
+    def hub_runtime(self, runtime: SpaceRuntime | None) -> SpaceRuntime | None:
+        """The latest stage the Hub gave (a wait may have asked it again)."""
+        latest = self.hub.runtime if self.hub is not None else None
+        return latest or runtime
+
     def wait_event(self, reason: str, started: float, detail: str) -> WaitEvent:
         """A wait the Space itself reports (a queue position): no pause, only the news."""
         return WaitEvent(
@@ -293,12 +311,19 @@ class SpaceCore:
             reasoning=gen.reasoning,
         )
 
-    def report(self, answer: SpaceAnswer | None, exc: HFSpacesError | None) -> ConnectionReport:
+    def report(
+        self,
+        answer: SpaceAnswer | None,
+        exc: HFSpacesError | None,
+        runtime: SpaceRuntime | None = None,
+    ) -> ConnectionReport:
         base: dict[str, Any] = {
             "tier": self.tier,
             "url": self.config.url,
             "protocol": self.protocol_name,
             "revision": self.config.revision,
+            "stage": runtime.stage if runtime is not None else None,
+            "hardware": runtime.hardware if runtime is not None else None,
         }
         notes = []
         if self.config.protocol == "auto" and self.protocol is not None:
@@ -578,6 +603,22 @@ def _info(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:
     except (SpaceNotFoundError, SpaceResponseError):
         return None
     return proto.parse_info(outcome.received.body)
+
+
+def runtime_flow(core: SpaceCore) -> CallFlow[SpaceRuntime | None]:
+    """Ask the Hub for the Space's runtime (``None``: no Space id, or the Hub did not say)."""
+    hub = core.hub
+    if hub is None:
+        return None
+    token = core.headers().get("authorization")
+    headers = {"authorization": token} if token else {}
+    answer = yield Send("GET", hub.url, None, headers, timeout=HUB_TIMEOUT)
+    now = core.clock()
+    if isinstance(answer, Received):
+        hub.take(answer.status, answer.headers, answer.body, now)
+    else:
+        hub.take(None, {}, b"", now)
+    return hub.runtime
 
 
 def info_flow(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:

@@ -16,13 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from langchain_hf_spaces._constants import DEFAULT_MAX_REDIRECTS
+from langchain_hf_spaces._constants import (
+    DEFAULT_GPU_WAKE_TIMEOUT,
+    DEFAULT_MAX_REDIRECTS,
+    HUB_TIMEOUT,
+)
+from langchain_hf_spaces._hub import HubWatch, stage_error
 from langchain_hf_spaces.config import SpaceConfig, is_loopback_url
 from langchain_hf_spaces.errors import (
     HFSpacesError,
     SpaceAuthError,
     SpaceConnectionError,
     SpaceNotFoundError,
+    SpacePausedError,
     SpaceRateLimitError,
     SpaceResponseError,
     SpaceTimeoutError,
@@ -42,6 +48,8 @@ class Send:
     json: Any
     headers: dict[str, str]
     stream: bool = False
+    timeout: float | None = None
+    """Connect and read timeout for this request alone (the Hub's); else the Space's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,8 @@ class WaitEvent:
     detail: str = ""
     """What the Space said, in a few words (``HTTP 503``, ``ConnectError``, a queue position)."""
     status_code: int | None = None
+    stage: str | None = None
+    """The Space's runtime stage as the Hub reports it, while waking (``SLEEPING``, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +197,14 @@ def exchange(
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     clock: Callable[[], float] = time.monotonic,
     ok_statuses: tuple[int, ...] = (),
+    hub: HubWatch | None = None,
 ) -> Flow:
     """Send one request with retries, wake-up waits and redirects; return the 2xx answer.
 
     Yields :class:`Send` and :class:`Sleep` (with the :class:`WaitEvent` that explains it) and
-    receives :class:`Received` / :class:`Failed` / ``None``. Raises the typed error for anything
+    receives :class:`Received` / :class:`Failed` / ``None``. With ``hub`` (the Space's id is
+    known), a 502/503 first asks the Hub for the Space's stage: paused or failed Spaces raise at
+    once, a GPU Space gets the longer default wait. Raises the typed error for anything
     but a 2xx answer (or one of ``ok_statuses``, which the protocol parses itself). ``clock``
     is read to measure waits (tests pass a fake one).
     """
@@ -309,21 +322,43 @@ def exchange(
         if waking:
             if is_paused(result.body):
                 raise err(
-                    SpaceUnavailableError,
+                    SpacePausedError,
                     "The Space is paused by its owner and will not wake up on its own.",
-                    hint="Restart it from the Space's settings page on huggingface.co.",
                     status_code=status,
                 )
+            runtime = None
+            if hub is not None:
+                if hub.due(clock()):
+                    token_headers = {
+                        k: v for k, v in current_headers.items() if k.lower() == "authorization"
+                    }
+                    answer = yield Send("GET", hub.url, None, token_headers, timeout=HUB_TIMEOUT)
+                    if isinstance(answer, Received):
+                        hub.take(answer.status, answer.headers, answer.body, clock())
+                    else:
+                        hub.take(None, {}, b"", clock())
+                runtime = hub.runtime
+            down = stage_error(runtime, tier=tier, url=space_url, status_code=status)
+            if down is not None:
+                raise down
+            budget = config.wake_timeout
+            if (
+                runtime is not None
+                and runtime.gpu
+                and "wake_timeout" not in config.model_fields_set
+            ):
+                budget = max(budget, DEFAULT_GPU_WAKE_TIMEOUT)
             now = clock()
             if wake_started is None:
                 wake_started = now
             elapsed = now - wake_started
-            remaining = config.wake_timeout - elapsed
+            remaining = budget - elapsed
             if remaining <= 0:
+                where = f", {runtime.waking_note}" if runtime is not None else ""
                 raise err(
                     SpaceUnavailableError,
                     f"The Space is still asleep or building after waiting {elapsed:.1f}s "
-                    f"(wake_timeout={config.wake_timeout}s); last answer {status}.",
+                    f"(wake_timeout={budget}s); last answer {status}{where}.",
                     status_code=status,
                 )
             delay = min(config.wake_poll_interval, remaining)
@@ -335,7 +370,7 @@ def exchange(
                 space_url,
                 tier,
                 elapsed,
-                config.wake_timeout,
+                budget,
             )
             attempts -= 1
             yield Sleep(
@@ -346,11 +381,13 @@ def exchange(
                     url=space_url,
                     elapsed=elapsed,
                     delay=delay,
-                    budget=config.wake_timeout,
+                    budget=budget,
                     attempt=polls,
                     detail=f"HTTP {status}"
-                    + (f", estimated {estimate:.0f}s" if estimate is not None else ""),
+                    + (f", estimated {estimate:.0f}s" if estimate is not None else "")
+                    + (f", {runtime.waking_note}" if runtime is not None else ""),
                     status_code=status,
+                    stage=runtime.stage if runtime is not None else None,
                 ),
             )
             continue

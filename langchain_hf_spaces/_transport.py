@@ -221,7 +221,7 @@ def drive(
                         action.url,
                         json=action.json,
                         headers=action.headers,
-                        timeout=timeout,
+                        timeout=timeout if action.timeout is None else action.timeout,
                     )
                     response = client.send(request, stream=True)
                     if action.stream and 200 <= response.status_code < 300:
@@ -284,7 +284,7 @@ async def adrive(
                         action.url,
                         json=action.json,
                         headers=action.headers,
-                        timeout=timeout,
+                        timeout=timeout if action.timeout is None else action.timeout,
                     )
                     response = await client.send(request, stream=True)
                     if action.stream and 200 <= response.status_code < 300:

@@ -40,7 +40,9 @@ from langchain_hf_spaces._flow import (
     call_flow,
     info_flow,
     protocol_flow,
+    runtime_flow,
 )
+from langchain_hf_spaces._hub import SpaceRuntime
 from langchain_hf_spaces._policy import WaitEvent
 from langchain_hf_spaces._structured import astructured_loop, structured_loop
 from langchain_hf_spaces._transport import Done, HTTPPool, adrive, aresult, drive, result
@@ -307,16 +309,27 @@ class SpaceClient:
             self._info, self._info_known = self._run(info_flow(self._core)), True
         return self._info
 
+    def runtime(self) -> SpaceRuntime | None:
+        """What the Hub says of the Space now: stage, hardware, sleep time (``None`` when the
+        Space's id is not known or the Hub did not answer). Sends the Space's token to the Hub
+        (``HF_ENDPOINT``), which private Spaces need."""
+        return self._run(runtime_flow(self._core))
+
     def test_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
-        """The guide's "Test Connection": a tiny generation, reported without raising."""
+        """The guide's "Test Connection": a tiny generation, reported without raising.
+
+        When the Space's id is known the Hub is asked first: a paused or failed Space is
+        reported at once, with its stage."""
         client = self._probe_client(wake_timeout)
+        runtime = client.runtime()
         try:
+            client._core.check_stage(runtime)
             answer = client.complete(
                 C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
             )
         except HFSpacesError as exc:
-            return client._core.report(None, exc)
-        return client._core.report(answer, None)
+            return client._core.report(None, exc, runtime)
+        return client._core.report(answer, None, client._core.hub_runtime(runtime))
 
     def _probe_client(self, wake_timeout: float | None) -> SpaceClient:
         if wake_timeout is None:
@@ -445,16 +458,22 @@ class SpaceClient:
             self._info, self._info_known = await self._arun(info_flow(self._core)), True
         return self._info
 
+    async def aruntime(self) -> SpaceRuntime | None:
+        """Async :meth:`runtime`."""
+        return await self._arun(runtime_flow(self._core))
+
     async def atest_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
         """Async :meth:`test_connection`."""
         client = self._probe_client(wake_timeout)
+        runtime = await client.aruntime()
         try:
+            client._core.check_stage(runtime)
             answer = await client.acomplete(
                 C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
             )
         except HFSpacesError as exc:
-            return client._core.report(None, exc)
-        return client._core.report(answer, None)
+            return client._core.report(None, exc, runtime)
+        return client._core.report(answer, None, client._core.hub_runtime(runtime))
 
     async def aclose(self) -> None:
         """Close every pooled connection this client created."""

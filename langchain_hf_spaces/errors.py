@@ -12,7 +12,9 @@ Space URL it concerns, says what to do next (``hint``) and never contains a toke
     ├── SpaceRateLimitError       429 after retries (``retry_after`` in seconds when known)
     │   └── SpaceQuotaError       a ZeroGPU Space: the caller's GPU quota is spent
     ├── SpaceUnavailableError     asleep past ``wake_timeout``, 5xx after retries
-    │   └── SpaceConnectionError  could not connect, or the connection broke
+    │   ├── SpaceConnectionError  could not connect, or the connection broke
+    │   ├── SpacePausedError      the Hub says the Space is paused: it will not wake by itself
+    │   └── SpaceRuntimeError     the Hub says the Space failed (runtime/build/config error)
     ├── SpaceTimeoutError         connect or read timeout
     ├── SpaceResponseError        the answer is not what the protocol promises (shows an excerpt)
     └── StructuredOutputError     no valid structured answer after the re-asks (every attempt kept)
@@ -35,9 +37,11 @@ __all__ = [
     "SpaceConnectionError",
     "SpaceInputError",
     "SpaceNotFoundError",
+    "SpacePausedError",
     "SpaceQuotaError",
     "SpaceRateLimitError",
     "SpaceResponseError",
+    "SpaceRuntimeError",
     "SpaceTimeoutError",
     "SpaceUnavailableError",
     "SpacesDisabledError",
@@ -201,6 +205,30 @@ class SpaceConnectionError(SpaceUnavailableError):
     """No connection could be made, or it broke before the answer was complete."""
 
     default_hint = "Check the URL, your network, and that the Space is running."
+
+
+class SpacePausedError(SpaceUnavailableError):
+    """The Hub reports the Space PAUSED: it will not wake up on its own."""
+
+    default_hint = "Restart it from the Space's settings page on huggingface.co."
+
+    def __init__(self, message: str, *, stage: str = "PAUSED", **kwargs: Any) -> None:
+        self.stage = stage
+        super().__init__(message, **kwargs)
+
+
+class SpaceRuntimeError(SpaceUnavailableError):
+    """The Hub reports the Space failed (``RUNTIME_ERROR``, ``BUILD_ERROR`` ...): it will not
+    answer until its owner fixes it. ``stage`` and the Hub's ``error_message`` are kept."""
+
+    default_hint = "Open the Space's logs on huggingface.co; fix the app and restart it."
+
+    def __init__(
+        self, message: str, *, stage: str, error_message: str | None = None, **kwargs: Any
+    ) -> None:
+        self.stage = stage
+        self.error_message = error_message
+        super().__init__(message, **kwargs)
 
 
 class SpaceTimeoutError(HFSpacesError):
