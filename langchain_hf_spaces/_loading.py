@@ -10,6 +10,9 @@ Environment names: ``HF_SPACES_<SETTING>`` for a top-level setting (``HF_SPACES_
 (``HF_SPACES_BASE_WAKE_TIMEOUT``), where ``<TIER>`` is the tier name in upper case with ``-``
 written as ``_`` and ``<FIELD>`` a ``SpaceConfig`` field in upper case. Tier names are free, so
 the field is the longest field name the variable ends with and the rest is the tier.
+
+The ambient Hugging Face login (``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``, the token file that
+``hf auth login`` saves) is found here too: :func:`ambient_token`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import os
 import re
 import sys
+import time
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -356,3 +360,105 @@ def _list_type(annotation: Any) -> bool:
 
 def _short(text: str) -> str:
     return text if len(text) <= 80 else text[:80] + "..."
+
+
+# ------------------------------------------------------------------------- the ambient token
+AMBIENT_TOKEN_ENV: tuple[str, ...] = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+"""The variables holding the ambient token, in huggingface_hub's order."""
+
+DISABLE_IMPLICIT_TOKEN_ENV = "HF_HUB_DISABLE_IMPLICIT_TOKEN"  # noqa: S105 - a variable name
+SAVED_LOGIN = "saved login (hf auth login)"
+HUB_LOGIN = "huggingface_hub login (OIDC or Colab secret)"
+_SAVED_TTL = 60.0  # seconds a saved login is trusted before get_token() is asked again
+_saved_cache: tuple[tuple[Any, ...], float, str | None, str] | None = None
+
+
+def _is_true(value: str | None) -> bool:
+    # huggingface_hub's reading of a boolean variable.
+    return value is not None and value.strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
+def _clean_token(token: str | None) -> str | None:
+    # huggingface_hub's cleaning: no line breaks, no surrounding blanks, empty is none.
+    if token is None:
+        return None
+    return token.replace("\r", "").replace("\n", "").strip() or None
+
+
+def saved_token_path(env: Mapping[str, str] | None = None) -> str:
+    """Where ``hf auth login`` saves the token: ``$HF_TOKEN_PATH``, else ``$HF_HOME/token``
+    (``HF_HOME`` defaulting to ``$XDG_CACHE_HOME/huggingface``, then ``~/.cache/huggingface``)."""
+    env = os.environ if env is None else env
+
+    def expand(path: str) -> str:
+        return os.path.expandvars(os.path.expanduser(path))
+
+    if env.get("HF_TOKEN_PATH"):
+        return expand(env["HF_TOKEN_PATH"])
+    cache = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    home = env.get("HF_HOME") or os.path.join(cache, "huggingface")
+    return os.path.join(expand(home), "token")
+
+
+def ambient_token() -> tuple[str | None, str]:
+    """The ambient token and where it comes from, in huggingface_hub's order.
+
+    ``HF_TOKEN``, then ``HUGGING_FACE_HUB_TOKEN``, then the saved login, which is what
+    ``huggingface_hub.get_token()`` returns (imported here, on first use, not with the
+    package). Nothing when ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` is true. The origin is one of
+    ``"env HF_TOKEN"``, ``"env HUGGING_FACE_HUB_TOKEN"``, :data:`SAVED_LOGIN`, :data:`HUB_LOGIN`
+    or ``"none"``; never the token. The environment is read on every call (it is cheap); the
+    saved login is cached, keyed on the variables and the file's stat, for a minute at most.
+    """
+    env = os.environ
+    if _is_true(env.get(DISABLE_IMPLICIT_TOKEN_ENV)):
+        return None, "none"
+    for name in AMBIENT_TOKEN_ENV:
+        token = _clean_token(env.get(name))
+        if token:
+            return token, f"env {name}"
+    return _saved_login()
+
+
+def _saved_login() -> tuple[str | None, str]:
+    global _saved_cache
+    path = saved_token_path()
+    try:
+        st = os.stat(path)
+        stat: tuple[int, ...] | None = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        stat = None
+    key = (path, stat, os.environ.get("HF_OIDC_RESOURCE"))
+    now = time.monotonic()
+    cached = _saved_cache
+    if cached is not None and cached[0] == key and now < cached[1]:
+        return cached[2], cached[3]
+    token, origin = _ask_hub(path, stat is not None)
+    _saved_cache = (key, now + _SAVED_TTL, token, origin)
+    return token, origin
+
+
+def _ask_hub(path: str, exists: bool) -> tuple[str | None, str]:
+    """``huggingface_hub.get_token()`` when it reads the file at ``path``; else the file."""
+    from huggingface_hub import constants, get_token
+
+    same = os.path.abspath(constants.HF_TOKEN_PATH) == os.path.abspath(path)
+    if not same:
+        # HF_HOME or HF_TOKEN_PATH changed after huggingface_hub was imported (it reads them
+        # once): read the file they name now, as huggingface_hub would in a fresh process.
+        try:
+            token = _clean_token(Path(path).read_text(encoding="utf-8")) if exists else None
+        except (OSError, UnicodeDecodeError):
+            token = None
+        return token, SAVED_LOGIN if token else "none"
+    try:
+        token = _clean_token(get_token())
+    except Exception as exc:  # an OIDC exchange that failed, an unreadable file
+        raise SpaceConfigError(
+            f"cannot read the Hugging Face login: {type(exc).__name__}: {_short(str(exc))}",
+            hint="Run `hf auth login` again, or set the Space's token explicitly.",
+        ) from None
+    if token is None:
+        return None, "none"
+    oidc = bool(os.environ.get("HF_OIDC_RESOURCE"))
+    return token, SAVED_LOGIN if exists and not oidc else HUB_LOGIN

@@ -13,10 +13,14 @@ in :mod:`langchain_hf_spaces._loading`. This module holds the models.
     settings = SpacesSettings(
         default_tier="base",
         tiers={
-            "base": SpaceConfig(url="https://huggingface.co/spaces/acme/base-llm"),
+            "base": SpaceConfig(url="acme/base-llm"),  # a Space id, as the Hub names it
             "company": SpaceConfig(url="https://acme-company.hf.space", endpoint="/v1/generate"),
         },
     )
+
+A tier's token is its own (``token``, a callable, ``token_env``) or the ambient Hugging Face
+login (``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``, the token ``hf auth login`` saved); an ambient
+token is sent only to Hugging Face hosts and to this machine (:meth:`SpaceConfig.token_source`).
 """
 
 from __future__ import annotations
@@ -56,9 +60,12 @@ __all__ = [
     "SpaceConfig",
     "SpacesSettings",
     "TokenProvider",
+    "hub_endpoint",
+    "is_hugging_face_url",
     "migrate_settings_dict",
     "normalize_space_url",
     "read_settings_file",
+    "space_id_from_url",
 ]
 
 TokenProvider = Callable[[], "str | None"]
@@ -67,6 +74,32 @@ TokenProvider = Callable[[], "str | None"]
 _SECRET_FIELDS = {"token"}
 _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 KNOWN_PROTOCOLS: tuple[str, ...] = ("generate", "tgi", "gradio", "openai", "auto")
+HUB_ENDPOINT = "https://huggingface.co"
+NOT_SENT = "not sent: ambient token, non-Hugging Face host"
+"""What :meth:`SpaceConfig.token_origin` says when an ambient token exists but stays home."""
+
+# A Space id as the Hub writes it: `<owner>/<name>`. An owner has no dot, so `example.com/x`
+# is not mistaken for one.
+_SPACE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)
+_ANY_SPACE_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", re.ASCII)
+_MAX_LABEL = 63  # DNS: the longest label of a host name
+
+
+def hub_endpoint() -> str:
+    """The Hugging Face Hub's base URL: ``$HF_ENDPOINT`` (without a trailing ``/``), else
+    ``https://huggingface.co``. Read on every call."""
+    return os.environ.get("HF_ENDPOINT", "").strip().rstrip("/") or HUB_ENDPOINT
+
+
+def is_hugging_face_url(url: str) -> bool:
+    """True when an ambient token may go to ``url``: a Hugging Face host (``*.hf.space``,
+    ``huggingface.co`` and its subdomains, the ``HF_ENDPOINT`` host) or this machine."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host.endswith(".hf.space") or host == "huggingface.co" or host.endswith(".huggingface.co"):
+        return True
+    if host and host == (urlsplit(hub_endpoint()).hostname or "").lower():
+        return True
+    return _is_loopback(host)
 
 
 def _is_loopback(host: str) -> bool:
@@ -86,7 +119,10 @@ def is_loopback_url(url: str) -> bool:
 def normalize_space_url(url: str, *, allow_insecure_http: bool = False) -> str:
     """Return the canonical base URL of a Space.
 
-    Both URL forms the guide names are accepted::
+    A Space id and both URL forms the guide names are accepted::
+
+        >>> normalize_space_url("acme/base-llm")
+        'https://acme-base-llm.hf.space'
 
         >>> normalize_space_url("https://huggingface.co/spaces/Acme/My_Model.v2")
         'https://acme-my-model-v2.hf.space'
@@ -97,12 +133,15 @@ def normalize_space_url(url: str, *, allow_insecure_http: bool = False) -> str:
     slash. Plain http is accepted only for loopback hosts unless ``allow_insecure_http``.
 
     Raises:
-        SpaceConfigError: the URL is malformed, carries credentials or a query, or uses plain
-            http to a non-loopback host.
+        SpaceConfigError: the URL is malformed, carries credentials or a query, uses plain
+            http to a non-loopback host, or names a Space whose host label would be longer
+            than DNS allows (63 characters; the Hub serves such a Space at another host).
     """
     if not isinstance(url, str) or not url.strip():
         raise SpaceConfigError("url must be a non-empty string.", hint=_URL_HINT)
     raw = url.strip()
+    if _SPACE_ID_RE.fullmatch(raw):
+        return f"https://{_subdomain(raw.replace('/', '-'), space_id=raw)}.hf.space"
     try:
         parts = urlsplit(raw)
         port = parts.port
@@ -124,7 +163,7 @@ def normalize_space_url(url: str, *, allow_insecure_http: bool = False) -> str:
         )
     host = parts.hostname.lower()
     path = parts.path.rstrip("/")
-    if host in ("huggingface.co", "www.huggingface.co", "hf.co"):
+    if host in _HUB_HOSTS:
         segments = [s for s in path.split("/") if s]
         if len(segments) < 3 or segments[0] != "spaces":
             raise SpaceConfigError(
@@ -132,8 +171,8 @@ def normalize_space_url(url: str, *, allow_insecure_http: bool = False) -> str:
                 "(expected https://huggingface.co/spaces/<user>/<space>).",
                 hint=_URL_HINT,
             )
-        subdomain = f"{segments[1]}-{segments[2]}"
-        return f"https://{_subdomain(subdomain)}.hf.space"
+        space_id = f"{segments[1]}/{segments[2]}"
+        return f"https://{_subdomain(space_id.replace('/', '-'), space_id=space_id)}.hf.space"
     if host.endswith(".hf.space"):
         if parts.scheme != "https":
             raise SpaceConfigError(f"url {raw!r}: hf.space URLs use https.", hint=_URL_HINT)
@@ -150,14 +189,55 @@ def normalize_space_url(url: str, *, allow_insecure_http: bool = False) -> str:
     return f"{parts.scheme}://{netloc}{path}"
 
 
-_URL_HINT = "Use https://huggingface.co/spaces/<user>/<space> or https://<user>-<space>.hf.space."
+def space_id_from_url(url: str) -> str | None:
+    """The Space id ``url`` names, as written (the Hub's ids keep their case), else ``None``.
+
+    ``acme/base-llm`` and ``https://huggingface.co/spaces/acme/base-llm`` name one;
+    ``https://acme-base-llm.hf.space`` does not (where the owner's name ends cannot be read
+    from the host), nor does any other URL. Nothing is checked here: see
+    :func:`normalize_space_url`.
+    """
+    raw = url.strip()
+    if _SPACE_ID_RE.fullmatch(raw):
+        return raw
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if (parts.hostname or "").lower() in _HUB_HOSTS and len(segments) >= 3:
+        return f"{segments[1]}/{segments[2]}" if segments[0] == "spaces" else None
+    return None
 
 
-def _subdomain(label: str) -> str:
+_HUB_HOSTS = ("huggingface.co", "www.huggingface.co", "hf.co")
+_URL_HINT = (
+    "Use a Space id <user>/<space>, https://huggingface.co/spaces/<user>/<space> or "
+    "https://<user>-<space>.hf.space."
+)
+
+
+def _subdomain(label: str, *, space_id: str | None = None) -> str:
     # Hugging Face's subdomain rules: lower case; `_` and `.` become `-`.
     out = re.sub(r"[._]", "-", label.lower())
     if not re.fullmatch(r"[a-z0-9-]+", out):
         raise SpaceConfigError(f"Space name {label!r} has characters a Space URL cannot have.")
+    if len(out) > _MAX_LABEL:
+        if space_id is None:
+            raise SpaceConfigError(
+                f"host label {out!r} is {len(out)} characters long; DNS allows {_MAX_LABEL}, "
+                "so no Space is served there.",
+                hint="Pass the Space's real URL: its `host` in the Hub's API "
+                f"({hub_endpoint()}/api/spaces/<user>/<space>).",
+            )
+        raise SpaceConfigError(
+            f"Space {space_id!r} would be served at {out}.hf.space, a host label of {len(out)} "
+            f"characters; DNS allows {_MAX_LABEL}, so the Hub serves this Space at another "
+            "host.",
+            hint=f"Pass the Space's real URL as url (its `host` in "
+            f"{hub_endpoint()}/api/spaces/{space_id}, or the address its page shows) and "
+            f"space_id={space_id!r}.",
+        )
     return out
 
 
@@ -172,13 +252,18 @@ class SpaceConfig(BaseModel):
     ``HF_SPACES_<TIER>_<FIELD>`` (``HF_SPACES_BASE_URL``, ``HF_SPACES_COMPANY_MAX_RETRIES``).
 
     Args:
-        url: ``https://huggingface.co/spaces/<user>/<space>`` or ``https://<user>-<space>.hf.space``
-            (normalised to the latter), or any https base URL.
+        url: a Space id ``<user>/<space>``, ``https://huggingface.co/spaces/<user>/<space>`` or
+            ``https://<user>-<space>.hf.space`` (normalised to the latter), or any https base URL.
+        space_id: the Space's id on the Hub (``<user>/<space>``); set from ``url`` when that names
+            it, settable for a Space served elsewhere (a custom domain, a test server) so it can
+            still be looked up on the Hub.
         endpoint: path of the generate API, default ``/api/generate``; versioned paths such as
             ``/v1/generate`` work.
         token: Hugging Face token for a private Space; a string, a ``SecretStr`` or a callable
             consulted before every request (token rotation). When unset, ``token_env`` is read,
-            then ``HF_TOKEN``, at request time.
+            then the ambient login (``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``, the token saved by
+            ``hf auth login``), at request time; an ambient token goes only to Hugging Face
+            hosts and this machine.
         token_env: name of an environment variable holding the token (what ``hf-spaces init``
             stores instead of the token itself).
         revision: free text naming the model version, reported in answer metadata.
@@ -200,6 +285,7 @@ class SpaceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
 
     url: str
+    space_id: str | None = None
     endpoint: str = C.DEFAULT_ENDPOINT
     token: SecretStr | None = Field(default=None, repr=False)
     token_env: str | None = None
@@ -252,8 +338,28 @@ class SpaceConfig(BaseModel):
             except ValidationError:
                 insecure = False  # the field's own validation names the bad value
             url = normalize_space_url(data["url"], allow_insecure_http=insecure)
+            named = space_id_from_url(data["url"])
             data = {**data, "url": url}
+            given = data.get("space_id")
+            if named is not None and given in (None, ""):
+                data["space_id"] = named
+            elif named is not None and isinstance(given, str) and given.lower() != named.lower():
+                raise SpaceConfigError(
+                    f"url names the Space {named!r} but space_id is {given!r}.",
+                    hint="Give one of them, or make them name the same Space.",
+                )
         return data
+
+    @field_validator("space_id", mode="before")
+    @classmethod
+    def _check_space_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is not None and not (
+            isinstance(value, str) and _ANY_SPACE_ID_RE.fullmatch(value) and len(value) <= 200
+        ):
+            raise ValueError("must be a Space id <user>/<space>, e.g. acme/base-llm")
+        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -292,7 +398,10 @@ class SpaceConfig(BaseModel):
 
         Unlike ``model_copy(update=...)``, the new values are checked like the constructor's.
         """
-        copy = SpaceConfig(**{**self.model_dump(), **changes})
+        current = self.model_dump()
+        if "url" in changes and "space_id" not in changes:
+            current["space_id"] = None  # the new url names its own Space (or none)
+        copy = SpaceConfig(**{**current, **changes})
         if self._token_provider is not None and "token" not in changes:
             copy._token_provider = self._token_provider
         return copy
@@ -308,14 +417,22 @@ class SpaceConfig(BaseModel):
         return self._token_provider is not None
 
     def resolve_token(self) -> str | None:
-        """The token to send now: provider, ``token``, ``token_env``, then ``HF_TOKEN``."""
+        """The token to send now (see :meth:`token_source`)."""
         return self.token_source()()
 
     def token_source(self) -> Callable[[], str | None]:
         """A function giving the token to send now (what :meth:`resolve_token` calls).
 
-        Clients take it once: a fixed token is then read once, and a provider or an
-        environment variable is consulted on every request.
+        In order: the token provider (its answer, even none, is final), ``token``, the
+        variable named by ``token_env``: explicit tokens, sent to this Space whatever its host.
+        Then the ambient login, in huggingface_hub's order: ``HF_TOKEN``,
+        ``HUGGING_FACE_HUB_TOKEN``, the token ``hf auth login`` saved (``$HF_HOME/token`` or
+        ``$HF_TOKEN_PATH``), none when ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` is set; an ambient
+        token is sent only to Hugging Face hosts and this machine
+        (:func:`is_hugging_face_url`), so a custom domain never receives your login by accident.
+
+        Clients take it once: a fixed token is then read once, and a provider or the
+        environment is consulted on every request (the saved login is cached briefly).
         """
         provider = self._token_provider
         if provider is not None:
@@ -323,8 +440,32 @@ class SpaceConfig(BaseModel):
         if self.token is not None:
             fixed = self.token.get_secret_value() or None
             return lambda: fixed
-        name = self.token_env or C.TOKEN_ENV_FALLBACK
-        return lambda: os.environ.get(name) or None
+        name, url = self.token_env, self.url
+
+        def source() -> str | None:
+            if name and os.environ.get(name):
+                return os.environ[name]
+            return _loading.ambient_token()[0] if is_hugging_face_url(url) else None
+
+        return source
+
+    def token_origin(self) -> str:
+        """Where the token sent now comes from, in words (never the token).
+
+        ``"token callable"``, ``"config"``, ``"env <TOKEN_ENV>"``, ``"env HF_TOKEN"``,
+        ``"env HUGGING_FACE_HUB_TOKEN"``, ``"saved login (hf auth login)"``, ``"none"``, or
+        ``"not sent: ambient token, non-Hugging Face host"``. A token provider is not called.
+        """
+        if self._token_provider is not None:
+            return "token callable"
+        if self.token is not None:
+            return "config"
+        if self.token_env and os.environ.get(self.token_env):
+            return f"env {self.token_env}"
+        token, origin = _loading.ambient_token()
+        if token is None:
+            return "none"
+        return origin if is_hugging_face_url(self.url) else NOT_SENT
 
     @property
     def endpoint_url(self) -> str:

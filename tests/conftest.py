@@ -42,6 +42,30 @@ PLANTED_TOKEN = "hf_PLANTEDtokenDoNotLeak0123456789"
 """A recognisable token used by tests that check it never leaks."""
 
 
+AMBIENT_LOGIN_ENV = (
+    "HF_TOKEN_PATH",
+    "HUGGING_FACE_HUB_TOKEN",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN",
+    "HF_OIDC_RESOURCE",
+    "HF_ENDPOINT",
+)
+
+
+@pytest.fixture(scope="session")
+def _empty_hf_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("hf_home_empty")
+
+
+@pytest.fixture(autouse=True)
+def _no_saved_login(monkeypatch: pytest.MonkeyPatch, _empty_hf_home: Path) -> None:
+    """No test sees this machine's Hugging Face login: ``HF_HOME`` is an empty directory (no
+    saved token), and the other ambient-login variables and ``HF_ENDPOINT`` are unset.
+    ``HF_TOKEN`` is left to each test (the ones that care clear or set it)."""
+    monkeypatch.setenv("HF_HOME", str(_empty_hf_home))
+    for name in AMBIENT_LOGIN_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
 def _scrub_request(request: Any) -> Any:
     # Record a stable host so cassettes do not churn with the server's random port.
     uri: str = request.uri

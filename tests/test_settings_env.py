@@ -25,6 +25,7 @@ TOKEN = "hf_ENVtokenNeverShown0123456789abcd"
 # field -> (the variable's value, what the loaded SpaceConfig holds); none is the default.
 SAMPLES: dict[str, tuple[str, Any]] = {
     "url": ("https://huggingface.co/spaces/Acme/Co_LLM", "https://acme-co-llm.hf.space"),
+    "space_id": ("Acme/Co_LLM", "Acme/Co_LLM"),
     "endpoint": ("v1/generate", "/v1/generate"),
     "token": (TOKEN, TOKEN),
     "token_env": ("ACME_TOKEN", "ACME_TOKEN"),

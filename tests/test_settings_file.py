@@ -16,7 +16,10 @@ from langchain_hf_spaces import SpaceConfig, SpaceConfigError, SpacesSettings
 from langchain_hf_spaces import config as config_module
 
 URL = "https://acme-base.hf.space"
-URL_HINT = "Use https://huggingface.co/spaces/<user>/<space> or https://<user>-<space>.hf.space."
+URL_HINT = (
+    "Use a Space id <user>/<space>, https://huggingface.co/spaces/<user>/<space> or "
+    "https://<user>-<space>.hf.space."
+)
 
 
 def _file(tmp_path: Path, text: str) -> Path:
@@ -160,6 +163,7 @@ def test_a_bad_url_keeps_its_own_message_and_hint() -> None:
 
 NON_DEFAULT: dict[str, Any] = {
     "url": "http://llm.internal:8000",
+    "space_id": "Acme/Internal_LLM",
     "endpoint": "/v1/generate",
     "token_env": "ACME_TOKEN",
     "revision": "r7",
