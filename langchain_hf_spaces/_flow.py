@@ -133,8 +133,7 @@ class SpaceCore:
         # Work done once per Space rather than per request: the config is frozen.
         self.insecure = config.sends_token_insecurely
         self._token = config.token_source()
-        space_id = getattr(config, "space_id", None)
-        self.hub = HubWatch(space_id) if isinstance(space_id, str) and space_id else None
+        self.hub = HubWatch(config.space_id) if config.space_id else None
         """Asks the Hub for the Space's stage while it waits (when the Space's id is known)."""
 
     def _make(self, name: str) -> Protocol:
@@ -156,7 +155,12 @@ class SpaceCore:
 
     def headers(self) -> dict[str, str]:
         headers = {"accept": "application/json", "user-agent": USER_AGENT}
-        token = self._token()
+        try:
+            token = self._token()
+        except SpaceConfigError as exc:  # e.g. huggingface_hub could not get a login token
+            raise SpaceConfigError(
+                exc.message, tier=self.tier, url=self.config.url, hint=exc.hint
+            ) from None
         if token:
             if self.insecure:
                 raise SpaceConfigError(

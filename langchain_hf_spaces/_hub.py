@@ -12,13 +12,13 @@ default wait.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces.config import hub_endpoint
 from langchain_hf_spaces.errors import HFSpacesError, SpacePausedError, SpaceRuntimeError
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "PAUSED_STAGES",
     "HubWatch",
     "SpaceRuntime",
-    "hub_url",
     "parse_ratelimit_reset",
     "parse_runtime",
     "stage_error",
@@ -40,11 +39,6 @@ ASLEEP_STAGES = frozenset({"SLEEPING", "STOPPED"})
 """A request wakes a sleeping Space (the wait that follows is its start-up)."""
 
 _RATELIMIT_T = re.compile(r"(?:^|;)\s*t\s*=\s*(\d+)")
-
-
-def hub_url() -> str:
-    """The Hub: ``HF_ENDPOINT`` (as huggingface_hub reads it), else huggingface.co."""
-    return (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +126,7 @@ class HubWatch:
 
     def __init__(self, space_id: str, endpoint: str | None = None) -> None:
         self.space_id = space_id
-        self.endpoint = endpoint or hub_url()
+        self.endpoint = endpoint or hub_endpoint()
         self.runtime: SpaceRuntime | None = None
         self.checked_at = float("-inf")
         self.blocked_until = float("-inf")

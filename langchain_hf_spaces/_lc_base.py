@@ -184,9 +184,9 @@ class _SpaceModelBase(BaseModel):
             overrides["read_timeout"] = self.timeout
         if self.max_retries is not None:
             overrides["max_retries"] = self.max_retries
-        if self.hf_token is not None and (
-            "hf_token" in explicit or (self.space_url is not None and client is None)
-        ):
+        # Only a token given here is the Space's own; HF_TOKEN read from the environment is
+        # ambient, and the Space's config finds it itself (sending it to Hugging Face hosts only).
+        if self.hf_token is not None and "hf_token" in explicit:
             overrides["token"] = self.hf_token
         if overrides:
             cfg = cfg.updated(**overrides)

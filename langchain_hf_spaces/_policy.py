@@ -457,8 +457,8 @@ def client_error(
             return SpaceAuthError(
                 f"The Space refused the request ({status}): it is private and no token was sent.",
                 hint=(
-                    "Set the Space's token (token=..., HF_SPACES_<TIER>_TOKEN, or HF_TOKEN) "
-                    "to a Hugging Face token with read access."
+                    "Set the Space's token (token=..., HF_SPACES_<TIER>_TOKEN, HF_TOKEN, or "
+                    "log in with `hf auth login`) to a Hugging Face token with read access."
                 ),
                 **kw,
             )

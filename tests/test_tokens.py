@@ -319,3 +319,16 @@ def test_token_origin_does_not_call_the_provider() -> None:
     cfg = SpaceConfig(url=HF_URL, token=lambda: calls.append(None) or "hf_x")
     assert cfg.token_origin() == "token callable"
     assert calls == []
+
+
+def test_langchain_models_keep_the_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HF_TOKEN picked up by a LangChain model's field default is ambient, not the Space's."""
+    from langchain_hf_spaces import HuggingFaceSpaceLLM
+
+    monkeypatch.setenv("HF_TOKEN", "hf_AMBIENTlangchain0123456789")
+    elsewhere = HuggingFaceSpaceLLM(space_url="https://llm.acme.example")
+    assert elsewhere._space().config.resolve_token() is None
+    on_hf = HuggingFaceSpaceLLM(space_url="https://acme-llm.hf.space")
+    assert on_hf._space().config.resolve_token() == "hf_AMBIENTlangchain0123456789"
+    explicit = HuggingFaceSpaceLLM(space_url="https://llm.acme.example", hf_token="hf_MINE1234567")
+    assert explicit._space().config.resolve_token() == "hf_MINE1234567"
