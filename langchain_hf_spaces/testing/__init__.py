@@ -1,4 +1,6 @@
-"""Test and demo helpers: :class:`LocalSpace`, a real HTTP "Hugging Face Space" on loopback.
+"""Test and demo helpers: :class:`LocalSpace`, a real HTTP "Hugging Face Space" on loopback,
+and :class:`FakeHub`, the Hub's Space API (runtime stages, rate limits) to point
+``HF_ENDPOINT`` at.
 
 Needs the ``server`` extra (``pip install "langchain-hf-spaces[server]"``)::
 
@@ -32,6 +34,8 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from langchain_hf_spaces.testing._app import SpaceApp
 from langchain_hf_spaces.testing._dialects import AnswerShape
 from langchain_hf_spaces.testing._faults import Fault, FaultKind, SleepForm
+from langchain_hf_spaces.testing._hub import FakeHub, ScriptStep
+from langchain_hf_spaces.testing._hub_app import HubRequest
 from langchain_hf_spaces.testing._records import RecordedRequest
 from langchain_hf_spaces.testing._responders import (
     Responder,
@@ -45,13 +49,16 @@ from langchain_hf_spaces.testing._server import LocalSpace
 
 __all__ = [
     "AnswerShape",
+    "FakeHub",
     "Fault",
     "FaultKind",
+    "HubRequest",
     "LocalSpace",
     "RecordedRequest",
     "Responder",
     "ResponderError",
     "ScriptExhaustedError",
+    "ScriptStep",
     "ScriptedResponder",
     "SleepForm",
     "SpaceApp",

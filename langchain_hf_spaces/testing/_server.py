@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import os
-import socket
-import threading
 import time
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 try:
     import starlette  # noqa: F401
-    import uvicorn
+    import uvicorn  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "langchain_hf_spaces.testing needs starlette and uvicorn: "
@@ -24,13 +20,12 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from langchain_hf_spaces.testing._app import SpaceApp
 from langchain_hf_spaces.testing._dialects import DEFAULT_MODEL_ID, AnswerShape
 from langchain_hf_spaces.testing._faults import Fault, SleepForm
+from langchain_hf_spaces.testing._loopback import HOST, LoopbackServer
 from langchain_hf_spaces.testing._records import QueuedFault, RecordedRequest, SpaceState
 from langchain_hf_spaces.testing._responders import Responder, demo_responder
 
 __all__ = ["LocalSpace"]
 
-HOST = "127.0.0.1"
-_START_TIMEOUT = 10.0
 _S = TypeVar("_S", bound="LocalSpace")
 
 
@@ -103,15 +98,12 @@ class LocalSpace:
             truncate=truncate,
             state=self._state,
         )
-        self._port = port
-        self._lifecycle = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._server: Any = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread_error: BaseException | None = None
+        self._loopback = LoopbackServer(
+            self._app, label=f"LocalSpace {name!r}", thread_name=f"LocalSpace[{name}]", port=port
+        )
 
     def __repr__(self) -> str:
-        where = f"url={self.url!r}" if self._port else "not started"
+        where = f"url={self.url!r}" if self._loopback.port else "not started"
         private = ", private=True" if self.private else ""
         return f"LocalSpace(name={self.name!r}, {where}{private}, running={self.running})"
 
@@ -120,9 +112,9 @@ class LocalSpace:
     @property
     def port(self) -> int:
         """The TCP port (known once started; kept after :meth:`stop`)."""
-        if not self._port:
+        if not self._loopback.port:
             raise RuntimeError("LocalSpace has no port yet: call start() or use `with`")
-        return self._port
+        return self._loopback.port
 
     @property
     def url(self) -> str:
@@ -142,7 +134,7 @@ class LocalSpace:
     @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
-        return self._thread is not None
+        return self._loopback.running
 
     @property
     def app(self) -> SpaceApp:
@@ -238,83 +230,15 @@ class LocalSpace:
 
     def start(self: _S) -> _S:
         """Start serving; returns once the port accepts connections. Returns ``self``."""
-        with self._lifecycle:
-            if self._thread is not None:
-                raise RuntimeError(f"{self!r} is already running")
-            sock = _bind(self._port)
-            self._port = sock.getsockname()[1]
-            config = uvicorn.Config(
-                self._app,
-                host=HOST,
-                port=self._port,
-                log_level="warning",
-                log_config=None,
-                lifespan="off",
-                http="h11",
-                ws="none",
-                interface="asgi3",
-                access_log=False,
-                proxy_headers=False,
-                server_header=False,
-                timeout_keep_alive=5,
-            )
-            server = uvicorn.Server(config)
-            self._thread_error = None
-            thread = threading.Thread(
-                target=self._run,
-                args=(server, sock),
-                name=f"LocalSpace[{self.name}]:{self._port}",
-                daemon=True,
-            )
-            thread.start()
-            deadline = time.monotonic() + _START_TIMEOUT
-            while not server.started:
-                if not thread.is_alive() or time.monotonic() > deadline:
-                    server.should_exit = True
-                    thread.join(2.0)
-                    with contextlib.suppress(OSError):
-                        sock.close()
-                    raise RuntimeError(
-                        f"LocalSpace {self.name!r} failed to start on port {self._port}"
-                    ) from self._thread_error
-                time.sleep(0.002)
-            self._server = server
-            self._thread = thread
-            with socket.create_connection((HOST, self._port), timeout=2.0):
-                pass
+        if self._loopback.running:
+            raise RuntimeError(f"{self!r} is already running")
+        self._loopback.start()
         return self
-
-    def _run(self, server: Any, sock: socket.socket) -> None:
-        try:
-            asyncio.run(self._serve(server, sock))
-        except BaseException as exc:  # reported by start() or ignored after stop()
-            self._thread_error = exc
-
-    async def _serve(self, server: Any, sock: socket.socket) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._app.bind_stop_event(asyncio.Event())
-        await server.serve(sockets=[sock])
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving (idempotent). Connections in flight are closed; slow faults end at
         once. Usually takes about 0.2 s."""
-        with self._lifecycle:
-            thread, server, loop = self._thread, self._server, self._loop
-            if thread is None:
-                return
-            server.should_exit = True
-            if loop is not None:
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(self._app.signal_stop)
-            thread.join(1.0)
-            if thread.is_alive() and loop is not None:
-                server.force_exit = True
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_abort_connections, server)
-                thread.join(max(0.0, timeout - 1.0))
-            self._thread = None
-            self._server = None
-            self._loop = None
+        self._loopback.stop(timeout)
 
     def __enter__(self: _S) -> _S:
         return self.start()
@@ -337,24 +261,3 @@ class LocalSpace:
         tb: TracebackType | None,
     ) -> None:
         await asyncio.to_thread(self.stop)
-
-
-def _bind(port: int) -> socket.socket:
-    # proto=IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        if os.name != "nt":
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, port))
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _abort_connections(server: Any) -> None:
-    for connection in list(server.server_state.connections):
-        transport = getattr(connection, "transport", None)
-        if transport is not None:
-            transport.abort()
