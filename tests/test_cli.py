@@ -278,7 +278,7 @@ def test_doctor_passes_when_every_tier_answers(
     out = result.stdout
     for name in ("settings file", "environment", "enabled", "url", "dns", "connect", "tls"):
         assert name in out
-    assert "auth           token from $USER_TOKEN (set)" in out
+    assert "auth           token from env USER_TOKEN" in out
     assert "protocol       tgi" in out
     assert "(auto-detected)" in out  # the user tier's protocol = "auto"
     assert "All 3 tier(s) passed." in out
@@ -309,6 +309,7 @@ def test_doctor_json_and_tier_check_one_tier_for_machines(
         "dns": "ok",
         "connect": "ok",
         "tls": "skip",
+        "hub": "skip",  # no Space id: the Hub is not asked
         "auth": "ok",
         "protocol": "ok",
         "generation": "ok",
@@ -361,7 +362,7 @@ def test_doctor_fails_on_a_wrong_token_with_a_specific_hint(
     assert "FAIL  auth" in out
     summary = out.split("Summary", 1)[1]
     assert "user         FAIL" in summary and "SpaceAuthError" in summary
-    assert "hint: The token from $USER_TOKEN was refused" in summary
+    assert "hint: The token from env USER_TOKEN was refused" in summary
     assert "1 of 3 tier(s) failed." in out
     assert_clean(result)
 

@@ -32,8 +32,9 @@ from langchain_hf_spaces.cli._console import (
 from langchain_hf_spaces.cli._options import config_path
 from langchain_hf_spaces.cli._toml import has_tokens, read_raw
 from langchain_hf_spaces.client import ConnectionReport, SpaceClient
-from langchain_hf_spaces.config import SpaceConfig, SpacesSettings, is_loopback_url
+from langchain_hf_spaces.config import SpaceConfig, SpacesSettings, hub_endpoint, is_loopback_url
 from langchain_hf_spaces.errors import (
+    HFSpacesError,
     SpaceAuthError,
     SpaceConfigError,
     SpaceNotFoundError,
@@ -83,14 +84,38 @@ class TierResult:
 
 
 def _token_source(cfg: SpaceConfig) -> tuple[str, bool]:
-    """How the tier's token is found (never the token) and whether one is available now."""
-    if cfg.has_token_provider:
-        return "a token provider", True
-    if cfg.token is not None:
-        return "the token stored in the settings", True
-    name = cfg.token_env or C.TOKEN_ENV_FALLBACK
-    present = bool(os.environ.get(name))
-    return f"${name} ({'set' if present else 'not set'})", present
+    """How the tier's token is found (never the token) and whether one is sent now."""
+    origin = cfg.token_origin()
+    if origin == "none":
+        name = cfg.token_env or C.TOKEN_ENV_FALLBACK
+        return f"nowhere (${name} not set, no saved login)", False
+    return origin, not origin.startswith("not sent")
+
+
+def _hub_check(client: SpaceClient) -> Check:
+    """What the Hub says of the Space: id, stage, hardware, sleep time."""
+    cfg = client.config
+    if not cfg.space_id:
+        return Check(
+            "hub",
+            "skip",
+            "no Space id: set space_id (user/space), or url in that form, to see its stage",
+        )
+    try:
+        runtime = client.runtime()
+    except HFSpacesError as exc:
+        return Check("hub", "skip", f"{cfg.space_id}: {exc.message}")
+    if runtime is None:
+        return Check("hub", "skip", f"{cfg.space_id}: the Hub ({hub_endpoint()}) did not answer")
+    parts = [f"{cfg.space_id}: stage {runtime.stage}"]
+    if runtime.hardware or runtime.requested_hardware:
+        parts.append(f"hardware {runtime.hardware or runtime.requested_hardware}")
+    if runtime.sleep_time:
+        parts.append(f"sleeps after {runtime.sleep_time // 60} min idle")
+    if runtime.error_message:
+        parts.append(runtime.error_message)
+    bad = runtime.stage in ("PAUSED", "RUNTIME_ERROR", "BUILD_ERROR", "CONFIG_ERROR")
+    return Check("hub", "fail" if bad else "ok", ", ".join(parts))
 
 
 def _specific_hint(tier: str, cfg: SpaceConfig, report: ConnectionReport) -> str | None:
@@ -105,7 +130,7 @@ def _specific_hint(tier: str, cfg: SpaceConfig, report: ConnectionReport) -> str
                 f"(or set token_env in [tiers.{tier}])."
             )
         return (
-            f"The token from {source.split(' ')[0]} was refused: create a token with read access "
+            f"The token from {source} was refused: create a token with read access "
             f"to this Space at {_TOKENS_PAGE} and export it as {env_name}."
         )
     if kind == SpaceNotFoundError.__name__:
@@ -229,6 +254,7 @@ def _doctor_tier(
         result.hint = failed.hint
         return result
     with SpaceClient(cfg, tier=tier, on_wait=progress) as client:
+        result.checks.append(_hub_check(client))
         try:
             report = client.test_connection(wake_timeout=wake_timeout)
         finally:
