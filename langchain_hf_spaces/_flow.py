@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
 from langchain_hf_spaces._constants import HUB_TIMEOUT, VERSION
-from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, stage_error
+from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, space_host, stage_error
 from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
 from langchain_hf_spaces._policy import (
@@ -79,6 +79,7 @@ __all__ = [
     "SpaceCore",
     "TextCall",
     "call_flow",
+    "host_flow",
     "info_flow",
     "protocol_flow",
     "runtime_flow",
@@ -609,20 +610,36 @@ def _info(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:
     return proto.parse_info(outcome.received.body)
 
 
+def _hub_get(core: SpaceCore, url: str) -> CallFlow[Received | None]:
+    """One GET to the Hub with the Space's token (private Spaces need it); None: no answer."""
+    token = core.headers().get("authorization")
+    headers = {"authorization": token} if token else {}
+    answer = yield Send("GET", url, None, headers, timeout=HUB_TIMEOUT)
+    return answer if isinstance(answer, Received) else None
+
+
 def runtime_flow(core: SpaceCore) -> CallFlow[SpaceRuntime | None]:
     """Ask the Hub for the Space's runtime (``None``: no Space id, or the Hub did not say)."""
     hub = core.hub
     if hub is None:
         return None
-    token = core.headers().get("authorization")
-    headers = {"authorization": token} if token else {}
-    answer = yield Send("GET", hub.url, None, headers, timeout=HUB_TIMEOUT)
-    now = core.clock()
-    if isinstance(answer, Received):
-        hub.take(answer.status, answer.headers, answer.body, now)
+    answer = yield from _hub_get(core, hub.url)
+    if answer is None:
+        hub.take(None, {}, b"", core.clock())
     else:
-        hub.take(None, {}, b"", now)
+        hub.take(answer.status, answer.headers, answer.body, core.clock())
     return hub.runtime
+
+
+def host_flow(core: SpaceCore) -> CallFlow[str | None]:
+    """The host the Hub serves the Space on (``None``: no Space id, or the Hub did not say)."""
+    hub = core.hub
+    if hub is None:
+        return None
+    answer = yield from _hub_get(core, f"{hub.endpoint}/api/spaces/{hub.space_id}")
+    if answer is None or answer.status != 200:
+        return None
+    return space_host(answer.body)
 
 
 def info_flow(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:

@@ -28,6 +28,7 @@ __all__ = [
     "SpaceRuntime",
     "parse_ratelimit_reset",
     "parse_runtime",
+    "space_host",
     "stage_error",
 ]
 
@@ -108,6 +109,16 @@ def parse_runtime(body: bytes) -> SpaceRuntime | None:
         error_message=err if isinstance(err, str) and err.strip() else None,
         sleep_time=gc if isinstance(gc, int) and not isinstance(gc, bool) else None,
     )
+
+
+def space_host(body: bytes) -> str | None:
+    """The ``host`` in the Hub's space info (where the Space is really served), if any."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    host = data.get("host") if isinstance(data, Mapping) else None
+    return host.rstrip("/") if isinstance(host, str) and host.startswith("http") else None
 
 
 def parse_ratelimit_reset(headers: Mapping[str, str]) -> float | None:

@@ -38,6 +38,7 @@ from langchain_hf_spaces._flow import (
     SpaceCore,
     TextCall,
     call_flow,
+    host_flow,
     info_flow,
     protocol_flow,
     runtime_flow,
@@ -314,6 +315,12 @@ class SpaceClient:
         Space's id is not known or the Hub did not answer). Sends the Space's token to the Hub
         (``HF_ENDPOINT``), which private Spaces need."""
         return self._run(runtime_flow(self._core))
+
+    def hub_host(self) -> str | None:
+        """Where the Hub says the Space is served (its ``host``), or ``None`` when the Space's
+        id is not known or the Hub did not answer. Long Space names are served on a host that
+        cannot be computed from the name: this is how to find it."""
+        return self._run(host_flow(self._core))
 
     def test_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
         """The guide's "Test Connection": a tiny generation, reported without raising.

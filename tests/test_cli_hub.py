@@ -60,3 +60,41 @@ def test_doctor_without_the_hub_says_so(setup: tuple[LocalSpace, FakeHub, Path])
     result = run("doctor", cwd=cwd, env={"HF_ENDPOINT": hub.url, "ACME_TOKEN": TOKEN})
     assert result.returncode == 0, result.stdout
     assert f"{SPACE_ID}: the Hub ({hub.url}) did not answer" in result.stdout
+
+
+def test_doctor_warns_when_the_hub_serves_the_space_elsewhere(tmp_path: Path) -> None:
+    with LocalSpace(name="base") as space, FakeHub() as hub:
+        hub.add_space(SPACE_ID, host="https://acme-base-llm-0a1b2c.hf.space")
+        fields = {"url": space.url, "space_id": SPACE_ID}
+        write_settings(tmp_path / "hf-spaces.toml", {"base": fields}, default="base")
+        result = run("doctor", cwd=tmp_path, env={"HF_ENDPOINT": hub.url})
+    assert result.returncode == 0, result.stdout
+    assert "the Hub serves it at https://acme-base-llm-0a1b2c.hf.space" in result.stdout
+    assert "Set url = 'https://acme-base-llm-0a1b2c.hf.space'" in result.stdout
+
+
+def test_init_asks_the_hub_where_a_space_id_is_served(tmp_path: Path) -> None:
+    with FakeHub() as hub:
+        hub.add_space(SPACE_ID, host="https://acme-base-llm-0a1b2c.hf.space")
+        hub.add_space("acme/other", host="https://acme-other.hf.space")
+        args = [
+            "init",
+            "--non-interactive",
+            "--url",
+            f"base={SPACE_ID}",
+            "--url",
+            "user=acme/other",
+        ]
+        result = run(*args, cwd=tmp_path, env={"HF_ENDPOINT": hub.url})
+        assert result.returncode == 0, result.stderr
+        written = (tmp_path / "hf-spaces.toml").read_text()
+        assert 'url = "https://acme-base-llm-0a1b2c.hf.space"' in written
+        assert f'space_id = "{SPACE_ID}"' in written
+        assert "the Hub serves acme/base-llm at https://acme-base-llm-0a1b2c.hf.space" in (
+            result.stdout
+        )
+        assert "the Hub confirms acme/other is served at" in result.stdout
+        hub.down()
+        again = run(*args, "--force", cwd=tmp_path, env={"HF_ENDPOINT": hub.url})
+    assert again.returncode == 0, again.stderr
+    assert "did not answer; using https://acme-base-llm.hf.space, computed from" in again.stdout

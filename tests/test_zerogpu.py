@@ -91,6 +91,9 @@ def test_the_end_users_ip_token_is_forwarded(gradio_url: str) -> None:
 
 
 async def test_forwarding_live_sync_async_and_langchain(live_url: str) -> None:
+    with pytest.raises(SpaceQuotaError) as spent:
+        await make(live_url, "/quota_anonymous").agenerate("hi")
+    assert spent.value.seconds_requested == 60 and spent.value.retry_after is None
     client = make(live_url, "/whoami")
     assert (await client.agenerate("hi", x_ip_token=USER_TOKEN)) == f"x-ip-token={USER_TOKEN}"
     assert "".join(client.stream("hi", x_ip_token=USER_TOKEN)) == f"x-ip-token={USER_TOKEN}"

@@ -115,6 +115,15 @@ def _hub_check(client: SpaceClient) -> Check:
     if runtime.error_message:
         parts.append(runtime.error_message)
     bad = runtime.stage in ("PAUSED", "RUNTIME_ERROR", "BUILD_ERROR", "CONFIG_ERROR")
+    host = client.hub_host()
+    if host is not None and host != cfg.url:
+        return Check(
+            "hub",
+            "fail" if bad else "warn",
+            ", ".join(parts) + f"; the Hub serves it at {host}, not {cfg.url}",
+            f"Set url = {host!r} in [tiers.{client.tier}] (or HF_SPACES_"
+            f"{client.tier.upper()}_URL).",
+        )
     return Check("hub", "fail" if bad else "ok", ", ".join(parts))
 
 

@@ -22,10 +22,12 @@ from langchain_hf_spaces.cli._toml import (
     read_raw,
     write_settings,
 )
+from langchain_hf_spaces.client import SpaceClient
 from langchain_hf_spaces.config import (
     KNOWN_PROTOCOLS,
     SpaceConfig,
     SpacesSettings,
+    hub_endpoint,
     migrate_settings_dict,
     normalize_space_url,
 )
@@ -256,6 +258,27 @@ def _init_migrate(path: Path, raw: dict[str, Any], console: Console) -> int:
     return EXIT_OK
 
 
+def _hosts_from_the_hub(settings: SpacesSettings, console: Console) -> SpacesSettings:
+    """For tiers named by a Space id, the host the Hub serves them on (said either way)."""
+    tiers = dict(settings.tiers)
+    for tier, cfg in settings.tiers.items():
+        if not cfg.space_id or not cfg.url.endswith(".hf.space"):
+            continue  # a URL the user gave is kept as it is
+        with SpaceClient(cfg, tier=tier) as client:
+            host = client.hub_host()
+        if host is None:
+            console.print(
+                f"  {tier}: the Hub ({hub_endpoint()}) did not answer; using {cfg.url}, "
+                f"computed from {cfg.space_id}."
+            )
+        elif host != cfg.url:
+            console.print(f"  {tier}: the Hub serves {cfg.space_id} at {host}.")
+            tiers[tier] = cfg.updated(url=host, space_id=cfg.space_id)
+        else:
+            console.print(f"  {tier}: the Hub confirms {cfg.space_id} is served at {host}.")
+    return settings.model_copy(update={"tiers": tiers}) if tiers != settings.tiers else settings
+
+
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
     """Write the settings file (see ``hf-spaces init --help``)."""
     path = config_path(args)
@@ -278,6 +301,7 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
         )
     if new is None:
         new = _settings_interactive(args, console) if interactive else _settings_from_flags(args)
+    new = _hosts_from_the_hub(new, console)
     data = new.to_toml_dict(include_tokens=args.store_token)
     secret = args.store_token and has_tokens(data)
     write_settings(
