@@ -420,7 +420,28 @@ def ambient_token() -> tuple[str | None, str]:
     return _saved_login()
 
 
+_RESTAT_AFTER = 1.0
+"""Seconds during which the saved login's file is not looked at again (a call must stay cheap;
+a new `hf auth login` is still seen within this much)."""
+_fast_cache: tuple[tuple[str | None, ...], float, str | None, str] | None = None
+
+
 def _saved_login() -> tuple[str | None, str]:
+    global _fast_cache
+    env = os.environ
+    env_key = tuple(
+        env.get(k) for k in ("HF_TOKEN_PATH", "HF_HOME", "XDG_CACHE_HOME", "HF_OIDC_RESOURCE")
+    )
+    now = time.monotonic()
+    fast = _fast_cache
+    if fast is not None and fast[0] == env_key and now < fast[1]:
+        return fast[2], fast[3]
+    token, origin = _saved_login_checked()
+    _fast_cache = (env_key, now + _RESTAT_AFTER, token, origin)
+    return token, origin
+
+
+def _saved_login_checked() -> tuple[str | None, str]:
     global _saved_cache
     path = saved_token_path()
     try:

@@ -441,11 +441,17 @@ class SpaceConfig(BaseModel):
             fixed = self.token.get_secret_value() or None
             return lambda: fixed
         name, url = self.token_env, self.url
+        # Whether an ambient token may go to this URL changes only with HF_ENDPOINT.
+        allowed: dict[str | None, bool] = {}
 
         def source() -> str | None:
             if name and os.environ.get(name):
                 return os.environ[name]
-            return _loading.ambient_token()[0] if is_hugging_face_url(url) else None
+            endpoint = os.environ.get("HF_ENDPOINT")
+            ok = allowed.get(endpoint)
+            if ok is None:
+                ok = allowed.setdefault(endpoint, is_hugging_face_url(url))
+            return _loading.ambient_token()[0] if ok else None
 
         return source
 

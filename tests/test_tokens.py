@@ -36,6 +36,8 @@ def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "ACME_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(_loading, "_saved_cache", None)
+    monkeypatch.setattr(_loading, "_fast_cache", None)
+    monkeypatch.setattr(_loading, "_RESTAT_AFTER", 0.0)  # the window is tested on its own
 
 
 @pytest.fixture
@@ -332,3 +334,24 @@ def test_langchain_models_keep_the_rule(monkeypatch: pytest.MonkeyPatch) -> None
     assert on_hf._space().config.resolve_token() == "hf_AMBIENTlangchain0123456789"
     explicit = HuggingFaceSpaceLLM(space_url="https://llm.acme.example", hf_token="hf_MINE1234567")
     assert explicit._space().config.resolve_token() == "hf_MINE1234567"
+
+
+def test_the_saved_login_file_is_looked_at_once_a_second_at_most(
+    saved_login: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per request only the environment is read; the file's stat waits for the window."""
+    now = [100.0]
+    monkeypatch.setattr(_loading.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(_loading, "_RESTAT_AFTER", 1.0)
+    stats: list[str] = []
+    real_stat = os.stat
+    monkeypatch.setattr(
+        _loading.os, "stat", lambda p, *a, **k: (stats.append(str(p)), real_stat(p, *a, **k))[1]
+    )
+    source = SpaceConfig(url=HF_URL).token_source()
+    assert [source() for _ in range(20)] == [SAVED] * 20
+    assert len(stats) == 1
+    saved_login.write_text("hf_NEWloginWithinTheWindow0123456789", encoding="utf-8")
+    assert source() == SAVED  # inside the window
+    now[0] += 1.5
+    assert source() == "hf_NEWloginWithinTheWindow0123456789"

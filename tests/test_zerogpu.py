@@ -107,6 +107,10 @@ async def test_forwarding_live_sync_async_and_langchain(live_url: str) -> None:
     assert chain.invoke("hi", config=per_request) == f"x-ip-token={USER_TOKEN}"
     assert llm.invoke("hi", x_ip_token="ipt_other") == "x-ip-token=ipt_other"
     assert llm.invoke("hi") == "x-ip-token="
+    from llama_index_hf_spaces import HuggingFaceSpaceLLM as LlamaLLM
+
+    llama = LlamaLLM(space=cfg, tier="user")
+    assert llama.complete("hi", x_ip_token=USER_TOKEN).text == f"x-ip-token={USER_TOKEN}"
     await client.aclose()
 
 

@@ -1,0 +1,467 @@
+"""``SpaceClient``: one Space, sync and async (see ``client`` for the tour)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer, StreamChunk
+from langchain_hf_spaces._flow import (
+    CallFlow,
+    ChatCall,
+    SpaceCore,
+    TextCall,
+    call_flow,
+    host_flow,
+    info_flow,
+    protocol_flow,
+    runtime_flow,
+)
+from langchain_hf_spaces._hub import SpaceRuntime
+from langchain_hf_spaces._policy import WaitEvent
+from langchain_hf_spaces._structured import astructured_loop, structured_loop
+from langchain_hf_spaces._transport import Done, HTTPPool, adrive, aresult, drive, result
+from langchain_hf_spaces._variations import VariationPlan
+from langchain_hf_spaces.config import SpaceConfig
+from langchain_hf_spaces.errors import HFSpacesError
+from langchain_hf_spaces.schema import SchemaLike, schema_to_model
+
+__all__ = ["OnWait", "SpaceClient"]
+
+logger = logging.getLogger("langchain_hf_spaces")
+
+_T = TypeVar("_T")
+OnWait = Callable[[WaitEvent], None]
+
+
+def _chunks(items: Iterator[str | Done[SpaceAnswer]]) -> Iterator[StreamChunk]:
+    for item in items:
+        yield StreamChunk(item) if isinstance(item, str) else StreamChunk("", item.value)
+
+
+async def _achunks(
+    items: AsyncIterator[str | Done[SpaceAnswer]],
+) -> AsyncGenerator[StreamChunk, None]:
+    async for item in items:
+        yield StreamChunk(item) if isinstance(item, str) else StreamChunk("", item.value)
+
+
+class SpaceClient:
+    """A client for one Space (one tier).
+
+    Args:
+        config: the Space's settings.
+        tier: the tier name reported in errors and metadata.
+        http_client / async_http_client: bring your own pooled ``httpx`` clients; by default
+            they are created on first use and closed by :meth:`close` / :meth:`aclose`.
+        on_wait: called with a :class:`~langchain_hf_spaces.WaitEvent` before every wait
+            (a sleeping Space waking up, a rate limit, a retry's backoff), e.g. to show progress.
+
+    Safe to share across threads and asyncio tasks.
+    """
+
+    def __init__(
+        self,
+        config: SpaceConfig,
+        *,
+        tier: str = C.DEFAULT_TIER,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        on_wait: OnWait | None = None,
+        _pool: HTTPPool | None = None,
+    ) -> None:
+        self._core = SpaceCore(config, tier)
+        self._pool = _pool or HTTPPool(http_client, async_http_client)
+        self.on_wait = on_wait
+        self._info: dict[str, Any] | None = None
+        self._info_known = False
+
+    @property
+    def config(self) -> SpaceConfig:
+        return self._core.config
+
+    @property
+    def tier(self) -> str:
+        return self._core.tier
+
+    @property
+    def protocol(self) -> str:
+        """The wire protocol in use (for ``auto``, what was detected, once it was)."""
+        return self._core.protocol_name
+
+    @property
+    def is_chat_native(self) -> bool:
+        """True when messages go to the Space as they are (the ``openai`` protocol)."""
+        return self._core.protocol is not None and self._core.protocol.chat_native
+
+    @property
+    def takes_messages(self) -> bool:
+        """True when :meth:`chat` works without tools: a chat-native Space, or a Gradio chat app
+        (a ChatInterface, or an endpoint with a Chatbot input) that applies its own template.
+
+        Known once the protocol is resolved and set up (:meth:`resolve_protocol`)."""
+        return self._core.protocol is not None and self._core.protocol.takes_messages
+
+    def __repr__(self) -> str:
+        return f"SpaceClient(tier={self.tier!r}, url={self.config.url!r})"
+
+    def with_config(self, config: SpaceConfig, *, tier: str | None = None) -> SpaceClient:
+        """A client for ``config`` that shares this one's connection pool and ``on_wait``."""
+        return SpaceClient(
+            config, tier=self.tier if tier is None else tier, on_wait=self.on_wait, _pool=self._pool
+        )
+
+    # The two drivers: everything below goes through one of them.
+    def _run(self, flow: CallFlow[_T]) -> _T:
+        return result(drive(self._pool, self._core, flow, self.on_wait))
+
+    async def _arun(self, flow: CallFlow[_T]) -> _T:
+        return await aresult(adrive(self._pool, self._core, flow, self.on_wait))
+
+    def _text(
+        self,
+        prompt: Any,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        hints: Mapping[str, Any] | None = None,
+        *,
+        stream: bool = False,
+    ) -> CallFlow[SpaceAnswer]:
+        full_prompt, params = self._core.validate(prompt, context, parameters)
+        return call_flow(self._core, TextCall(full_prompt, params, hints), stream=stream)
+
+    def _chat(
+        self,
+        messages: Any,
+        tools: Sequence[Mapping[str, Any]] | None,
+        tool_choice: str | Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        *,
+        stream: bool = False,
+    ) -> CallFlow[SpaceAnswer]:
+        msgs, params = self._core.validate_messages(messages, parameters)
+        return call_flow(self._core, ChatCall(msgs, params, tools, tool_choice), stream=stream)
+
+    # ------------------------------------------------------------------ sync
+    def resolve_protocol(self) -> str:
+        """The protocol in use; for ``auto``, the Space is probed first (once, then remembered),
+        and the protocol is set up (a Gradio app's config read), so :attr:`takes_messages` is
+        known. Integrations call this before choosing between native chat and a chat template.
+        """
+        if self._needs_setup():
+            self._run(protocol_flow(self._core))
+        return self._core.protocol_name
+
+    def _needs_setup(self) -> bool:
+        proto = self._core.protocol
+        return proto is None or proto.setup_request() is not None
+
+    def generate(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> str:
+        """Generate text for ``prompt``; ``context`` is the guide's data dict."""
+        return self.complete(prompt, context=context, **parameters).text
+
+    def complete(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> SpaceAnswer:
+        """Like :meth:`generate`, returning the text with its metadata."""
+        return self._run(self._text(prompt, context, parameters))
+
+    def _complete_hinted(
+        self,
+        prompt: str,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        hints: Mapping[str, Any],
+    ) -> SpaceAnswer:
+        return self._run(self._text(prompt, context, parameters, hints))
+
+    def generate_structure(
+        self,
+        prompt: str,
+        schema: SchemaLike,
+        *,
+        context: Mapping[str, Any] | None = None,
+        max_retries: int = C.DEFAULT_STRUCTURED_RETRIES,
+        **parameters: Any,
+    ) -> Any:
+        """The guide's ``generateStructure``: a pydantic object matching ``schema``.
+
+        ``schema`` is the guide's schema dict, a JSON schema or a pydantic model class. When an
+        answer does not parse or validate, the Space is asked again with the problem and its
+        previous answer, up to ``max_retries`` times; then
+        :class:`~langchain_hf_spaces.StructuredOutputError` carries every attempt.
+        """
+        model = schema_to_model(schema)
+        self._core.validate(prompt, context, parameters)  # fail before sending anything
+
+        def ask(text: str) -> str:
+            return self.complete(text, context=context, **parameters).text
+
+        return structured_loop(
+            ask, prompt, model, max_retries=max_retries, tier=self.tier, url=self.config.url
+        )
+
+    def generate_variations(
+        self,
+        prompt: str,
+        n: int,
+        *,
+        context: Mapping[str, Any] | None = None,
+        unique: bool = True,
+        max_concurrency: int | None = None,
+        return_exceptions: bool = False,
+        max_n: int = C.DEFAULT_MAX_VARIATIONS,
+        **parameters: Any,
+    ) -> list[Any]:
+        """The guide's ``generateVariations``: ``n`` answers to one prompt, in request order.
+
+        The ``n`` requests run concurrently (at most ``max_concurrency`` at a time), each with
+        its own seed (``seed + i``) and sampling on. With ``unique`` (default) duplicates are
+        asked again a bounded number of times, with a warning if ``n`` distinct answers could
+        not be had. A failing request fails the call, unless ``return_exceptions``: then its
+        typed error takes its place in the list.
+        """
+        plan = VariationPlan(self, prompt, n, context, parameters, max_n, max_concurrency)
+        return plan.run(unique=unique, return_exceptions=return_exceptions)
+
+    def stream(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> Iterator[str]:
+        """Yield the answer in text chunks as the Space produces them.
+
+        Protocols without streaming yield the whole answer once. A stream cut mid-way raises
+        :class:`~langchain_hf_spaces.SpaceConnectionError` after the chunks that arrived.
+        """
+        for chunk in self.stream_chunks(prompt, context=context, **parameters):
+            if chunk.text:
+                yield chunk.text
+
+    def stream_chunks(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> Iterator[StreamChunk]:
+        """Like :meth:`stream`, with the final :class:`SpaceAnswer` on the last chunk."""
+        flow = self._text(prompt, context, parameters, stream=True)
+        return _chunks(drive(self._pool, self._core, flow, self.on_wait))
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> SpaceAnswer:
+        """Send OpenAI-format ``messages`` (and tools) to a chat-native (``openai``) Space."""
+        return self._run(self._chat(messages, tools, tool_choice, parameters))
+
+    def chat_stream_chunks(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> Iterator[StreamChunk]:
+        """Stream a :meth:`chat` answer; tool calls arrive on the last chunk's answer."""
+        flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
+        return _chunks(drive(self._pool, self._core, flow, self.on_wait))
+
+    def info(self) -> dict[str, Any] | None:
+        """What the Space says about its model (TGI ``/info``; an OpenAI Space's first model).
+
+        ``None`` when the protocol has no such description. Asked once and remembered.
+        """
+        if not self._info_known:
+            self._info, self._info_known = self._run(info_flow(self._core)), True
+        return self._info
+
+    def runtime(self) -> SpaceRuntime | None:
+        """What the Hub says of the Space now: stage, hardware, sleep time (``None`` when the
+        Space's id is not known or the Hub did not answer). Sends the Space's token to the Hub
+        (``HF_ENDPOINT``), which private Spaces need."""
+        return self._run(runtime_flow(self._core))
+
+    def hub_host(self) -> str | None:
+        """Where the Hub says the Space is served (its ``host``), or ``None`` when the Space's
+        id is not known or the Hub did not answer. Long Space names are served on a host that
+        cannot be computed from the name: this is how to find it."""
+        return self._run(host_flow(self._core))
+
+    def test_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
+        """The guide's "Test Connection": a tiny generation, reported without raising.
+
+        When the Space's id is known the Hub is asked first: a paused or failed Space is
+        reported at once, with its stage."""
+        client = self._probe_client(wake_timeout)
+        runtime = client.runtime()
+        try:
+            client._core.check_stage(runtime)
+            answer = client.complete(
+                C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
+            )
+        except HFSpacesError as exc:
+            return client._core.report(None, exc, runtime)
+        return client._core.report(answer, None, client._core.hub_runtime(runtime))
+
+    def _probe_client(self, wake_timeout: float | None) -> SpaceClient:
+        if wake_timeout is None:
+            return self
+        probe = self.with_config(self.config.updated(wake_timeout=wake_timeout))
+        probe._core.protocol = self._core.protocol
+        return probe
+
+    def close(self) -> None:
+        """Close the pooled sync connections this client created."""
+        self._pool.close()
+
+    def __enter__(self) -> SpaceClient:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- async
+    async def aresolve_protocol(self) -> str:
+        """Async :meth:`resolve_protocol`."""
+        if self._needs_setup():
+            await self._arun(protocol_flow(self._core))
+        return self._core.protocol_name
+
+    async def agenerate(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> str:
+        """Async :meth:`generate`."""
+        return (await self.acomplete(prompt, context=context, **parameters)).text
+
+    async def acomplete(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> SpaceAnswer:
+        """Async :meth:`complete`."""
+        return await self._arun(self._text(prompt, context, parameters))
+
+    async def _acomplete_hinted(
+        self,
+        prompt: str,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        hints: Mapping[str, Any],
+    ) -> SpaceAnswer:
+        return await self._arun(self._text(prompt, context, parameters, hints))
+
+    async def agenerate_structure(
+        self,
+        prompt: str,
+        schema: SchemaLike,
+        *,
+        context: Mapping[str, Any] | None = None,
+        max_retries: int = C.DEFAULT_STRUCTURED_RETRIES,
+        **parameters: Any,
+    ) -> Any:
+        """Async :meth:`generate_structure`."""
+        model = schema_to_model(schema)
+        self._core.validate(prompt, context, parameters)
+
+        async def ask(text: str) -> str:
+            return (await self.acomplete(text, context=context, **parameters)).text
+
+        return await astructured_loop(
+            ask, prompt, model, max_retries=max_retries, tier=self.tier, url=self.config.url
+        )
+
+    async def agenerate_variations(
+        self,
+        prompt: str,
+        n: int,
+        *,
+        context: Mapping[str, Any] | None = None,
+        unique: bool = True,
+        max_concurrency: int | None = None,
+        return_exceptions: bool = False,
+        max_n: int = C.DEFAULT_MAX_VARIATIONS,
+        **parameters: Any,
+    ) -> list[Any]:
+        """Async :meth:`generate_variations`."""
+        plan = VariationPlan(self, prompt, n, context, parameters, max_n, max_concurrency)
+        return await plan.arun(unique=unique, return_exceptions=return_exceptions)
+
+    async def astream(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> AsyncIterator[str]:
+        """Async :meth:`stream`."""
+        async for chunk in self.astream_chunks(prompt, context=context, **parameters):
+            if chunk.text:
+                yield chunk.text
+
+    def astream_chunks(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
+    ) -> AsyncGenerator[StreamChunk, None]:
+        """Async :meth:`stream_chunks`."""
+        flow = self._text(prompt, context, parameters, stream=True)
+        return _achunks(adrive(self._pool, self._core, flow, self.on_wait))
+
+    async def achat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> SpaceAnswer:
+        """Async :meth:`chat`."""
+        return await self._arun(self._chat(messages, tools, tool_choice, parameters))
+
+    def achat_stream_chunks(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: str | Mapping[str, Any] | None = None,
+        **parameters: Any,
+    ) -> AsyncGenerator[StreamChunk, None]:
+        """Async :meth:`chat_stream_chunks`."""
+        flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
+        return _achunks(adrive(self._pool, self._core, flow, self.on_wait))
+
+    async def ainfo(self) -> dict[str, Any] | None:
+        """Async :meth:`info`."""
+        if not self._info_known:
+            self._info, self._info_known = await self._arun(info_flow(self._core)), True
+        return self._info
+
+    async def aruntime(self) -> SpaceRuntime | None:
+        """Async :meth:`runtime`."""
+        return await self._arun(runtime_flow(self._core))
+
+    async def atest_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
+        """Async :meth:`test_connection`."""
+        client = self._probe_client(wake_timeout)
+        runtime = await client.aruntime()
+        try:
+            client._core.check_stage(runtime)
+            answer = await client.acomplete(
+                C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
+            )
+        except HFSpacesError as exc:
+            return client._core.report(None, exc, runtime)
+        return client._core.report(answer, None, client._core.hub_runtime(runtime))
+
+    async def aclose(self) -> None:
+        """Close every pooled connection this client created."""
+        await self._pool.aclose()
+
+    async def __aenter__(self) -> SpaceClient:
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
