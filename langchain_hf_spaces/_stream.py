@@ -9,7 +9,7 @@ and the protocol's :class:`~langchain_hf_spaces.protocols.ProtocolError`.
 
 from __future__ import annotations
 
-from langchain_hf_spaces.protocols import Generation, SSEDecoder, StreamParser
+from langchain_hf_spaces.protocols import Generation, SSEDecoder, SSEEvent, StreamParser
 
 __all__ = ["StreamCut", "StreamReader"]
 
@@ -46,31 +46,27 @@ class StreamReader:
         self._total += len(data)
         if self._total > self._cap:
             raise StreamCut(self.chunks, f"larger than max_response_bytes={self._cap}")
+        return self._take(self._decoder.feed(data))
+
+    def end(self) -> list[str]:
+        """The stream ended: the deltas of what was still buffered. Raises if it was cut."""
+        parser = self._parser
+        deltas = [] if parser.done else self._take(self._decoder.flush())
+        if not (parser.done or parser.complete_at_eof()):
+            raise StreamCut(self.chunks, "the stream ended before its final event")
+        return deltas
+
+    def _take(self, events: list[SSEEvent]) -> list[str]:
+        """The parser's text for each event, up to its final one."""
         deltas: list[str] = []
         parser = self._parser
-        for event in self._decoder.feed(data):
+        for event in events:
             delta = parser.feed(event)
             if delta:
                 self.chunks += 1
                 deltas.append(delta)
             if parser.done:
                 break
-        return deltas
-
-    def end(self) -> list[str]:
-        """The stream ended: the deltas of what was still buffered. Raises if it was cut."""
-        deltas: list[str] = []
-        parser = self._parser
-        if not parser.done:
-            for event in self._decoder.flush():
-                delta = parser.feed(event)
-                if delta:
-                    self.chunks += 1
-                    deltas.append(delta)
-                if parser.done:
-                    break
-        if not (parser.done or parser.complete_at_eof()):
-            raise StreamCut(self.chunks, "the stream ended before its final event")
         return deltas
 
     def notices(self) -> list[str]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from types import TracebackType
 from typing import TypeVar
 
 from langchain_hf_spaces.testing._hub_app import (
@@ -17,7 +15,7 @@ from langchain_hf_spaces.testing._hub_app import (
     HubState,
     runtime_payload,
 )
-from langchain_hf_spaces.testing._loopback import HOST, LoopbackServer
+from langchain_hf_spaces.testing._loopback import HOST, LoopbackServer, Served
 
 __all__ = ["FakeHub", "ScriptStep"]
 
@@ -29,7 +27,7 @@ ScriptStep = tuple[float, str] | tuple[float, str, str | None]
 """``(seconds, stage)`` or ``(seconds, stage, error_message)`` for :meth:`FakeHub.script`."""
 
 
-class FakeHub:
+class FakeHub(Served):
     """A real HTTP server on ``127.0.0.1`` answering the Hub's Space API as the Hub does.
 
     Point a client at it through ``HF_ENDPOINT`` (or ``HfApi(endpoint=hub.url)``)::
@@ -249,28 +247,6 @@ class FakeHub:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving (idempotent); :meth:`start` serves again on the same port."""
         self._loopback.stop(timeout)
-
-    def __enter__(self: _H) -> _H:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self: _H) -> _H:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
 
 def _check_stage(stage: str) -> None:

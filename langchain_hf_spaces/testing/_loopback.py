@@ -15,7 +15,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, TypeVar
 
 import uvicorn
 from starlette.types import Receive, Scope, Send
@@ -161,3 +162,38 @@ def _abort_connections(server: Any) -> None:
         transport = getattr(connection, "transport", None)
         if transport is not None:
             transport.abort()
+
+
+_C = TypeVar("_C", bound="Served")
+
+
+class Served:
+    """``with`` / ``async with`` for a server object that has ``start()`` and ``stop()``."""
+
+    def start(self: _C) -> _C:
+        raise NotImplementedError
+
+    def stop(self, timeout: float = 5.0) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _C) -> _C:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self: _C) -> _C:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)

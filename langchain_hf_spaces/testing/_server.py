@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import time
-from types import TracebackType
 from typing import TypeVar
 
 try:
@@ -20,7 +18,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from langchain_hf_spaces.testing._app import SpaceApp
 from langchain_hf_spaces.testing._dialects import DEFAULT_MODEL_ID, AnswerShape
 from langchain_hf_spaces.testing._faults import Fault, SleepForm
-from langchain_hf_spaces.testing._loopback import HOST, LoopbackServer
+from langchain_hf_spaces.testing._loopback import HOST, LoopbackServer, Served
 from langchain_hf_spaces.testing._records import QueuedFault, RecordedRequest, SpaceState
 from langchain_hf_spaces.testing._responders import Responder, demo_responder
 
@@ -29,7 +27,7 @@ __all__ = ["LocalSpace"]
 _S = TypeVar("_S", bound="LocalSpace")
 
 
-class LocalSpace:
+class LocalSpace(Served):
     """A real HTTP server on ``127.0.0.1`` that behaves like a Hugging Face Space.
 
     It serves the user guide's ``POST /api/generate`` (and versioned paths such as
@@ -239,25 +237,3 @@ class LocalSpace:
         """Stop serving (idempotent). Connections in flight are closed; slow faults end at
         once. Usually takes about 0.2 s."""
         self._loopback.stop(timeout)
-
-    def __enter__(self: _S) -> _S:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self: _S) -> _S:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
