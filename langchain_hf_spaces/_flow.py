@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
-from langchain_hf_spaces._constants import HUB_TIMEOUT, VERSION
+from langchain_hf_spaces._constants import HUB_TIMEOUT, TEST_CONNECTION_MAX_NEW_TOKENS, VERSION
 from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, space_host, stage_error
 from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
@@ -268,6 +268,14 @@ class SpaceCore:
                 **kw,
             )
         return SpaceResponseError(exc.message, excerpt=exc.excerpt, **kw)
+
+    def probe_parameters(self) -> dict[str, Any]:
+        """Test Connection's limit on the answer, where the Space takes one (a Gradio app may
+        have no such input: then the app's own default is used rather than an error)."""
+        proto = self.protocol
+        if proto is not None and not proto.accepts("max_new_tokens"):
+            return {}
+        return {"max_new_tokens": TEST_CONNECTION_MAX_NEW_TOKENS}
 
     def check_stage(self, runtime: SpaceRuntime | None) -> None:
         """Raise the typed error for a Space the Hub reports paused or failed."""

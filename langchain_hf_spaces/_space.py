@@ -300,12 +300,12 @@ class SpaceClient:
         When the Space's id is known the Hub is asked first: a paused or failed Space is
         reported at once, with its stage."""
         client = self._probe_client(wake_timeout)
-        runtime = client.runtime()
+        runtime = None
         try:
+            runtime = client.runtime()
             client._core.check_stage(runtime)
-            answer = client.complete(
-                C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
-            )
+            client.resolve_protocol()
+            answer = client.complete(C.TEST_CONNECTION_PROMPT, **client._core.probe_parameters())
         except HFSpacesError as exc:
             return client._core.report(None, exc, runtime)
         return client._core.report(answer, None, client._core.hub_runtime(runtime))
@@ -444,12 +444,13 @@ class SpaceClient:
     async def atest_connection(self, *, wake_timeout: float | None = None) -> ConnectionReport:
         """Async :meth:`test_connection`."""
         client = self._probe_client(wake_timeout)
-        runtime = await client.aruntime()
+        runtime = None
         try:
+            runtime = await client.aruntime()
             client._core.check_stage(runtime)
-            answer = await client.acomplete(
-                C.TEST_CONNECTION_PROMPT, max_new_tokens=C.TEST_CONNECTION_MAX_NEW_TOKENS
-            )
+            await client.aresolve_protocol()
+            probe = client._core.probe_parameters()
+            answer = await client.acomplete(C.TEST_CONNECTION_PROMPT, **probe)
         except HFSpacesError as exc:
             return client._core.report(None, exc, runtime)
         return client._core.report(answer, None, client._core.hub_runtime(runtime))

@@ -141,3 +141,10 @@ def test_queue_full_is_a_rate_limit_error_live() -> None:
         with pytest.raises(SpaceRateLimitError, match="queue is full") as info:
             make(url, api_name="/predict").generate("one more", max_new_tokens=3)
         assert info.value.status_code == 503 and info.value.tier == "user"
+
+
+def test_test_connection_works_on_an_app_without_a_token_limit(gradio_url: str) -> None:
+    """A Gradio endpoint with only a message input: Test Connection sends no max_new_tokens."""
+    report = make(gradio_url, api_name="/whoami").test_connection()
+    assert report.ok and report.sample == "x-ip-token="
+    assert make(gradio_url).test_connection().ok  # /predict takes max_new_tokens: still sent
