@@ -378,11 +378,29 @@ def _is_true(value: str | None) -> bool:
     return value is not None and value.strip().upper() in ("1", "ON", "YES", "TRUE")
 
 
-def _clean_token(token: str | None) -> str | None:
-    # huggingface_hub's cleaning: no line breaks, no surrounding blanks, empty is none.
+def clean_token(value: str | None, where: str) -> str | None:
+    """A token as it may be sent: surrounding whitespace (a pasted newline) removed; a
+    control or non-ASCII character refused with an error that names where it came from and
+    never shows the token. Empty is none."""
+    if value is None:
+        return None
+    token = value.strip(" \t\r\n\x00")
+    if not token:
+        return None
+    if any(not (0x21 <= ord(c) <= 0x7E) for c in token):
+        raise SpaceConfigError(
+            f"the token from {where} holds a control, space or non-ASCII character, which no "
+            "Hugging Face token has.",
+            hint="Copy the token again from https://huggingface.co/settings/tokens.",
+        )
+    return token
+
+
+def _clean_token(token: str | None, where: str = "the saved login") -> str | None:
+    # huggingface_hub's cleaning (no line breaks, no surrounding blanks), then our check.
     if token is None:
         return None
-    return token.replace("\r", "").replace("\n", "").strip() or None
+    return clean_token(token.replace("\r", "").replace("\n", ""), where)
 
 
 def saved_token_path(env: Mapping[str, str] | None = None) -> str:
@@ -414,7 +432,7 @@ def ambient_token() -> tuple[str | None, str]:
     if _is_true(env.get(DISABLE_IMPLICIT_TOKEN_ENV)):
         return None, "none"
     for name in AMBIENT_TOKEN_ENV:
-        token = _clean_token(env.get(name))
+        token = _clean_token(env.get(name), f"${name}")
         if token:
             return token, f"env {name}"
     return _saved_login()

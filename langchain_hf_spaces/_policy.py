@@ -10,6 +10,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
@@ -100,7 +101,8 @@ class Received:
 
 @dataclass(slots=True)
 class Failed:
-    """The transport failed: ``kind`` is connect, connect_timeout, read_timeout or broken."""
+    """The transport failed: ``kind`` is connect, connect_timeout, read_timeout, broken or
+    invalid_url (an answer whose redirect Location cannot be parsed)."""
 
     kind: str
     detail: str
@@ -134,7 +136,7 @@ def is_waking(status: int, headers: Mapping[str, str], body: bytes) -> tuple[boo
         return True, None
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False, None
     if isinstance(data, Mapping):
         est = data.get("estimated_time")
@@ -151,15 +153,16 @@ def is_paused(body: bytes) -> bool:
     return b"paused" in head and b"space" in head
 
 
+_SECONDS = re.compile(r"[0-9]{1,9}(?:\.[0-9]+)?")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if _SECONDS.fullmatch(value):  # RFC 9110: delta-seconds are digits (not "1_0", "inf")
+        return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -177,12 +180,19 @@ def backoff(config: SpaceConfig, retry: int) -> float:
 
 
 def same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+    return _origin(a) == _origin(b)
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, parts.hostname, port
 
 
 AUTH_HEADERS = ("authorization", "x-hf-authorization")
-"""Headers that carry the token; stripped on a redirect to another origin."""
+"""Headers that carry the token."""
+CREDENTIAL_HEADERS = (*AUTH_HEADERS, "x-ip-token", "cookie")
+"""Every header that names the caller: all are stripped on a redirect to another origin."""
 
 
 def exchange(
@@ -260,6 +270,8 @@ def exchange(
         attempts += 1
         result = yield Send(method, current_url, body, current_headers, stream)
         if isinstance(result, Failed):
+            if result.kind == "invalid_url":
+                raise err(SpaceResponseError, f"Redirect to an invalid URL: {result.detail}.")
             if result.kind == "read_timeout":
                 raise err(
                     SpaceTimeoutError,
@@ -303,16 +315,31 @@ def exchange(
             redirects += 1
             if redirects > max_redirects:
                 raise err(SpaceResponseError, f"More than {max_redirects} redirects.")
-            target = urljoin(current_url, location)
-            if urlsplit(target).scheme not in ("http", "https"):
-                raise err(SpaceResponseError, f"Redirect to a non-http URL {target!r}.")
-            if not same_origin(target, space_url) or (
+            try:
+                target = urljoin(current_url, location)
+                target_origin = _origin(target)
+            except ValueError:  # a port out of range, a malformed host
+                raise err(
+                    SpaceResponseError, f"Redirect ({status}) to an invalid URL {location[:200]!r}."
+                ) from None
+            if target_origin[0] not in ("http", "https") or not target_origin[1]:
+                raise err(SpaceResponseError, f"Redirect to a non-http URL {target[:200]!r}.")
+            if current_url.startswith("https://") and target_origin[0] == "http":
+                raise err(
+                    SpaceResponseError,
+                    f"Refusing a redirect from https to plain http ({target[:200]!r}): the "
+                    "prompt would travel unencrypted.",
+                    hint="Use the Space's https URL; ask its owner why it redirects to http.",
+                )
+            if target_origin != _origin(space_url) or (
                 target.startswith("http://") and not is_loopback_url(target)
             ):
                 current_headers = {
-                    k: v for k, v in current_headers.items() if k.lower() not in AUTH_HEADERS
+                    k: v for k, v in current_headers.items() if k.lower() not in CREDENTIAL_HEADERS
                 }
                 notes.append("redirected to another host; the token was not sent there")
+            if status == 303:
+                method, body = "GET", None  # RFC 9110: "See Other" is fetched with GET
             logger.debug("Space %s (tier %s): redirect %d to %s", space_url, tier, status, target)
             current_url = target
             attempts -= 1

@@ -211,7 +211,7 @@ def parse_tool_reply(
         return text, [], []
     try:
         data, end = json.JSONDecoder().raw_decode(body, start)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         if '"tool_calls"' in body or ('"name"' in body and '"arguments"' in body):
             bad = _invalid(
                 name=None,
@@ -257,7 +257,7 @@ def parse_tool_reply(
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments) if arguments.strip() else {}
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 invalid.append(
                     _invalid(
                         name=name,
@@ -307,7 +307,7 @@ def parse_native_tool_calls(
         if isinstance(args, str):
             try:
                 args = json.loads(args) if args.strip() else {}
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 invalid.append(_invalid(name, args, call_id, str(exc)))
                 continue
         if not isinstance(args, dict):

@@ -10,6 +10,7 @@ place, :func:`failed`.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 import weakref
@@ -36,8 +37,11 @@ class Done(Generic[_T]):
     value: _T
 
 
-def failed(exc: httpx.HTTPError) -> Failed:
+def failed(exc: httpx.HTTPError | httpx.InvalidURL) -> Failed:
     """Translate a transport error (the one place httpx errors are mapped)."""
+    if isinstance(exc, httpx.InvalidURL):
+        # httpx parses a redirect's Location even when it does not follow it.
+        return Failed("invalid_url", "the answer's redirect Location is not a valid URL")
     if isinstance(exc, httpx.ConnectTimeout):
         return Failed("connect_timeout", type(exc).__name__)
     if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
@@ -139,6 +143,10 @@ class HTTPPool:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        # Redirects are followed by the exchange alone (it strips every credential header on a
+        # change of origin and refuses https -> http): each request is sent with
+        # follow_redirects=False, even on a client of yours that follows them.
+        self._pid = os.getpid()
         self._sync = http_client
         self._own_sync = http_client is None
         self._async = async_http_client
@@ -148,6 +156,20 @@ class HTTPPool:
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+
+    def _after_fork(self) -> None:
+        """In a forked child the parent's connections are not ours: drop them (unclosed, so
+        the parent's keep working) and start fresh. A client you passed in is kept as is."""
+        if os.getpid() == self._pid:
+            return
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        if self._own_sync:
+            self._sync = None
+        if self._own_async:
+            self._async = None
+            self._async_loop = None
+        self._gates = weakref.WeakKeyDictionary()
 
     def gate(self) -> asyncio.Semaphore:
         """Admission to the async pool, one per event loop.
@@ -163,6 +185,7 @@ class HTTPPool:
         return gate
 
     def sync(self) -> httpx.Client:
+        self._after_fork()
         client = self._sync
         if client is None:
             with self._lock:
@@ -172,6 +195,7 @@ class HTTPPool:
         return client
 
     def async_(self) -> httpx.AsyncClient:
+        self._after_fork()
         client = self._async
         if not self._own_async and client is not None:
             return client
@@ -223,7 +247,7 @@ def drive(
                         headers=action.headers,
                         timeout=timeout if action.timeout is None else action.timeout,
                     )
-                    response = client.send(request, stream=True)
+                    response = client.send(request, stream=True, follow_redirects=False)
                     if action.stream and 200 <= response.status_code < 300:
                         stream = _SyncStream(response)
                         opened.append(stream)
@@ -238,7 +262,7 @@ def drive(
                             outcome = body.received()
                         finally:
                             response.close()
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:
                     outcome = failed(exc)
             elif isinstance(action, Read):
                 outcome = action.stream.read()
@@ -286,7 +310,7 @@ async def adrive(
                         headers=action.headers,
                         timeout=timeout if action.timeout is None else action.timeout,
                     )
-                    response = await client.send(request, stream=True)
+                    response = await client.send(request, stream=True, follow_redirects=False)
                     if action.stream and 200 <= response.status_code < 300:
                         # The stream keeps its place in the pool until it is closed.
                         stream = _AsyncStream(response, gate.release)
@@ -303,7 +327,7 @@ async def adrive(
                             outcome = body.received()
                         finally:
                             await response.aclose()
-                except httpx.HTTPError as exc:
+                except (httpx.HTTPError, httpx.InvalidURL) as exc:
                     outcome = failed(exc)
                 finally:
                     if held:

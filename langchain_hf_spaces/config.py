@@ -48,6 +48,7 @@ from pydantic import (
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces import _loading
 from langchain_hf_spaces._loading import (
+    clean_token,
     closest,
     env_var,
     is_tier_name,
@@ -382,8 +383,10 @@ class SpaceConfig(BaseModel):
     @field_validator("token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: Any) -> Any:
-        if isinstance(value, str) and not value.strip():
-            return None
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, str):
+            return clean_token(value, "token")
         return value
 
     @field_validator("token_env")
@@ -436,7 +439,7 @@ class SpaceConfig(BaseModel):
         """
         provider = self._token_provider
         if provider is not None:
-            return lambda: provider() or None
+            return lambda: clean_token(provider(), "the token callable")
         if self.token is not None:
             fixed = self.token.get_secret_value() or None
             return lambda: fixed
@@ -446,7 +449,7 @@ class SpaceConfig(BaseModel):
 
         def source() -> str | None:
             if name and os.environ.get(name):
-                return os.environ[name]
+                return clean_token(os.environ[name], f"${name}")
             endpoint = os.environ.get("HF_ENDPOINT")
             ok = allowed.get(endpoint)
             if ok is None:

@@ -159,7 +159,7 @@ class _QueueStream(StreamParser):
             return ""
         try:
             msg = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProtocolError("A Gradio queue event is not valid JSON.", event.data) from None
         if not isinstance(msg, Mapping):
             return ""

@@ -65,7 +65,7 @@ def _arguments(raw: Any) -> Any:
     if isinstance(raw, str):
         try:
             return json.loads(raw) if raw.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             return raw  # left as text: the caller reports it as an invalid tool call
     return raw
 
@@ -114,7 +114,7 @@ class _ChatStream(StreamParser):
             return ""
         try:
             data = json.loads(data_text)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProtocolError("A stream event is not valid JSON.", data_text) from None
         if not isinstance(data, Mapping):
             raise ProtocolError("A stream event is not a JSON object.", data_text)

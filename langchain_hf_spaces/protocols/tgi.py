@@ -85,7 +85,7 @@ class _TGIStream(StreamParser):
             return ""
         try:
             data = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise ProtocolError("A stream event is not valid JSON.", event.data) from None
         if not isinstance(data, Mapping):
             raise ProtocolError("A stream event is not a JSON object.", event.data)

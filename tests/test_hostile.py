@@ -1,0 +1,193 @@
+"""Hostile answers, forks and pasted tokens (issue #14, first part): live on loopback.
+
+``tests/support/hostile.py`` is a raw-socket server that sends whatever bytes a test scripts,
+so malformed or malicious HTTP can be answered; the rest runs against LocalSpace. Each test
+failed before the fix it protects.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from langchain_hf_spaces import (
+    SpaceClient,
+    SpaceConfig,
+    SpaceConfigError,
+    SpaceResponseError,
+    SpaceUnavailableError,
+)
+from langchain_hf_spaces._policy import Received, exchange, parse_retry_after
+from langchain_hf_spaces.testing import LocalSpace
+from tests.support.hostile import HostileServer, response
+from tests.test_flow import Script
+
+TOKEN = "hf_HOSTILEtokenABCDEFGHIJKLMNOPQ"
+FAST: dict[str, Any] = {"max_retries": 0, "retry_initial_delay": 0.01, "wake_timeout": 0.5}
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def client(url: str, **cfg: Any) -> SpaceClient:
+    return SpaceClient(SpaceConfig(url=url, token=TOKEN, **{**FAST, **cfg}))
+
+
+# ------------------------------------------------------------------ tokens as pasted
+@pytest.fixture
+def space() -> Iterator[LocalSpace]:
+    with LocalSpace(token=TOKEN) as s:
+        yield s
+
+
+@pytest.mark.parametrize("pasted", [TOKEN + "\n", f" {TOKEN} ", TOKEN + "\r\n", TOKEN + "\x00"])
+def test_a_token_with_surrounding_whitespace_is_sent_clean(space: LocalSpace, pasted: str) -> None:
+    assert SpaceClient(SpaceConfig(url=space.url, token=pasted)).generate("Hello")
+
+
+def test_a_token_from_the_environment_is_cleaned_too(
+    space: LocalSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_TOKEN", TOKEN + "\n")
+    assert SpaceClient(SpaceConfig(url=space.url, token_env="ACME_TOKEN")).generate("Hello")
+
+
+@pytest.mark.parametrize("bad", [TOKEN[:10] + "\x01" + TOKEN[10:], TOKEN + "é", "hf_a b"])
+def test_a_token_with_a_control_or_non_ascii_character_is_refused(
+    space: LocalSpace, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    with pytest.raises(SpaceConfigError) as caught:
+        SpaceConfig(url=space.url, token=bad)
+    assert bad not in str(caught.value) and "token" in caught.value.message
+    monkeypatch.setenv("ACME_TOKEN", bad)
+    cfg = SpaceConfig(url=space.url, token_env="ACME_TOKEN")
+    with pytest.raises(SpaceConfigError, match=r"\$ACME_TOKEN") as at_call:
+        SpaceClient(cfg).generate("Hello")
+    assert bad not in str(at_call.value) and at_call.value.url == space.url
+    assert space.requests == []  # refused before sending: no misleading connection errors
+
+
+# ------------------------------------------------------------------ redirects
+def test_a_client_that_follows_redirects_itself_cannot_leak_credentials() -> None:
+    with HostileServer([response("200 OK", b'{"generated_text": "elsewhere"}')]) as other:
+        moved = response("307 Temporary Redirect", location=other.url + "/api/generate")
+        with HostileServer([moved]) as space:
+            http = httpx.Client(follow_redirects=True)  # httpx would keep X-HF-Authorization
+            cfg = SpaceConfig(url=space.url, token=TOKEN, protocol="auto", **FAST)
+            answer = SpaceClient(cfg, http_client=http).complete("Hi", x_ip_token="ipt_user")
+    assert answer.text == "elsewhere"
+    sent = b"".join(other.requests).lower()
+    assert other.requests and TOKEN.lower().encode() not in sent
+    assert b"authorization" not in sent and b"x-ip-token" not in sent
+
+
+def redirect_flow(url: str, location: str, status: int = 302) -> Any:
+    cfg = SpaceConfig(url=url, token=TOKEN, **FAST)
+    flow = exchange(
+        cfg,
+        tier="base",
+        method="POST",
+        url=url + "/api/generate",
+        body={"inputs": "secret prompt"},
+        headers={"authorization": f"Bearer {TOKEN}"},
+    )
+    answers = [Received(status, {"location": location}, b""), Received(200, {}, b"{}")]
+    return Script(answers), flow
+
+
+def test_an_https_to_http_downgrade_is_refused() -> None:
+    script, flow = redirect_flow("https://acme-x.hf.space", "http://evil.example/steal")
+    with pytest.raises(SpaceResponseError, match="from https to plain http"):
+        script.run(flow)
+    assert len(script.sent) == 1  # the prompt never left for the http URL
+
+
+def test_a_303_is_fetched_with_get_and_no_body() -> None:
+    script, flow = redirect_flow("https://acme-x.hf.space", "/result/7", status=303)
+    script.run(flow)
+    follow = script.sent[1]
+    assert (follow.method, follow.json) == ("GET", None)
+
+
+@pytest.mark.parametrize(
+    "location", ["javascript:alert(1)", "http://127.0.0.1:99999/x", "ftp://127.0.0.1/x"]
+)
+def test_a_hostile_location_is_a_typed_error(location: str) -> None:
+    moved = response("302 Found", location=location)
+    with HostileServer([moved]) as srv:
+        with pytest.raises(SpaceResponseError, match="Redirect"):
+            client(srv.url).generate("Hello")
+        report = client(srv.url).test_connection()  # promises never to raise
+    assert not report.ok and report.error_type == "SpaceResponseError"
+
+
+# ------------------------------------------------------------------ hostile bodies
+def test_a_deeply_nested_503_body_is_a_typed_error() -> None:
+    deep = response("503 Service Unavailable", DEEP, content_type="application/json")
+    with HostileServer([deep]) as srv, pytest.raises(SpaceUnavailableError, match="HTTP 503"):
+        client(srv.url).generate("Hello")
+
+
+def test_a_deeply_nested_stream_event_is_a_typed_error() -> None:
+    events = b"data: " + DEEP + b"\n\n"
+    reply = response("200 OK", events, content_type="text/event-stream")
+    with (
+        HostileServer([reply]) as srv,
+        pytest.raises(SpaceResponseError, match="not valid JSON"),
+    ):
+        list(client(srv.url, protocol="tgi").stream("Hello"))
+
+
+def test_deeply_nested_tool_arguments_are_an_invalid_call() -> None:
+    from langchain_hf_spaces._tools import parse_native_tool_calls
+
+    calls, invalid = parse_native_tool_calls(
+        [{"id": "c1", "name": "f", "arguments": DEEP.decode()}]
+    )
+    assert calls == [] and len(invalid) == 1
+
+
+def test_retry_after_takes_digits_only() -> None:
+    assert parse_retry_after("10") == 10.0
+    assert parse_retry_after("1_0") is None and parse_retry_after("inf") is None
+    assert parse_retry_after("nan") is None and parse_retry_after("-5") is None
+
+
+# ------------------------------------------------------------------ fork
+_SHARED: list[SpaceClient] = []
+"""The parent's client, inherited by the forked children (as a module global is)."""
+
+
+def _child_calls(worker: int) -> list[tuple[str, str]]:
+    shared = _SHARED[0]
+    out = []
+    for i in range(10):
+        prompt = f"worker {worker} call {i}"
+        out.append((prompt, shared.generate(prompt, max_new_tokens=12)))
+    return out
+
+
+def test_a_client_used_before_fork_gives_each_child_its_own_connections() -> None:
+    """Celery prefork / gunicorn --preload: connections opened in the parent are not shared."""
+
+    def echo(prompt: str, parameters: dict[str, Any]) -> str:
+        return f"echo {prompt} from {os.getpid()}"
+
+    with LocalSpace(responder=echo) as srv:
+        shared = SpaceClient(SpaceConfig(url=srv.url, max_retries=0))
+        _SHARED[:] = [shared]
+        parent_pid = os.getpid()
+        assert shared.generate("warm up the pool").startswith("echo warm up")
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(4) as pool:
+            results = pool.map(_child_calls, range(4))
+        for answers in results:
+            for prompt, text in answers:
+                assert text.startswith(f"echo {prompt} from"), (prompt, text)
+        assert shared.generate("parent again").startswith("echo parent again")
+        assert os.getpid() == parent_pid
+    assert json.dumps(results)  # plain data came back
