@@ -22,6 +22,7 @@ generators with ``next()``/``send()``, with no socket and no sleeping.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
@@ -208,7 +209,9 @@ class SpaceCore:
             prompt, max_chars=cfg.max_prompt_chars, tier=self.tier, url=cfg.url
         )
         params = self._check_headers(validate_parameters(parameters, tier=self.tier, url=cfg.url))
-        return render_prompt(prompt, context, tier=self.tier, url=cfg.url), params
+        full = render_prompt(prompt, context, tier=self.tier, url=cfg.url)
+        self._check_size(len(full), "the prompt with its context")
+        return full, params
 
     def validate_messages(
         self, messages: Any, parameters: Mapping[str, Any]
@@ -223,7 +226,27 @@ class SpaceCore:
                     f"messages[{i}] must be a dict with a 'role'.", tier=self.tier, url=url
                 )
             out.append(dict(m))
+        try:
+            size = len(json.dumps(out, ensure_ascii=False))
+        except (TypeError, ValueError, RecursionError):
+            raise SpaceInputError(
+                "messages must be JSON data (str, numbers, lists and dicts of those).",
+                tier=self.tier,
+                url=url,
+            ) from None
+        self._check_size(size, "the messages")
         return out, self._check_headers(validate_parameters(parameters, tier=self.tier, url=url))
+
+    def _check_size(self, chars: int, what: str) -> None:
+        """``max_prompt_chars`` bounds what is sent, not only the prompt's own text."""
+        limit = self.config.max_prompt_chars
+        if chars > limit:
+            raise SpaceInputError(
+                f"{what} come to {chars} characters, more than max_prompt_chars={limit}.",
+                tier=self.tier,
+                url=self.config.url,
+                hint="Send less context or fewer messages, or raise max_prompt_chars.",
+            )
 
     def _check_headers(self, params: dict[str, Any]) -> dict[str, Any]:
         value = params.get(X_IP_TOKEN)

@@ -133,8 +133,11 @@ def migrate_settings_dict(data: dict[str, Any]) -> tuple[dict[str, Any], list[st
     changes: list[str] = []
     out = dict(data)
     version = out.get("version", 0)
-    if not isinstance(version, int):
-        raise SpaceConfigError(f"settings `version` must be an integer, got {version!r}.")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise SpaceConfigError(
+            f"settings `version` must be a whole number >= 0, got {version!r}.",
+            hint="Write version = 1 (the current format), or run `hf-spaces init` to migrate.",
+        )
     if version == 0:
         tiers = dict(out.pop("tiers", {}) or {})
         for key in list(out):

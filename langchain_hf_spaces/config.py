@@ -177,6 +177,11 @@ def normalize_space_url(url: str, *, allow_insecure_http: bool = False) -> str:
     if host.endswith(".hf.space"):
         if parts.scheme != "https":
             raise SpaceConfigError(f"url {raw!r}: hf.space URLs use https.", hint=_URL_HINT)
+        if port not in (None, 443):
+            raise SpaceConfigError(
+                f"url {_safe(raw)!r}: hf.space Spaces are served on port 443 only; remove :{port}.",
+                hint=_URL_HINT,
+            )
         label = host[: -len(".hf.space")]
         return f"https://{_subdomain(label)}.hf.space{path}"
     if parts.scheme == "http" and not _is_loopback(host) and not allow_insecure_http:
@@ -295,16 +300,20 @@ class SpaceConfig(BaseModel):
     api_name: str | None = None
     model: str | None = None
     allow_insecure_http: bool = False
-    connect_timeout: float = Field(default=C.DEFAULT_CONNECT_TIMEOUT, gt=0)
-    read_timeout: float = Field(default=C.DEFAULT_READ_TIMEOUT, gt=0)
+    connect_timeout: float = Field(default=C.DEFAULT_CONNECT_TIMEOUT, gt=0, allow_inf_nan=False)
+    read_timeout: float = Field(default=C.DEFAULT_READ_TIMEOUT, gt=0, allow_inf_nan=False)
     max_retries: int = Field(default=C.DEFAULT_MAX_RETRIES, ge=0, le=20)
-    retry_initial_delay: float = Field(default=C.DEFAULT_RETRY_INITIAL_DELAY, ge=0)
-    retry_max_delay: float = Field(default=C.DEFAULT_RETRY_MAX_DELAY, ge=0)
-    max_retry_after: float = Field(default=C.DEFAULT_MAX_RETRY_AFTER, ge=0)
-    wake_timeout: float = Field(default=C.DEFAULT_WAKE_TIMEOUT, ge=0)
-    wake_poll_interval: float = Field(default=C.DEFAULT_WAKE_POLL_INTERVAL, gt=0)
-    max_response_bytes: int = Field(default=C.DEFAULT_MAX_RESPONSE_BYTES, gt=0)
-    max_prompt_chars: int = Field(default=C.DEFAULT_MAX_PROMPT_CHARS, gt=0)
+    retry_initial_delay: float = Field(
+        default=C.DEFAULT_RETRY_INITIAL_DELAY, ge=0, allow_inf_nan=False
+    )
+    retry_max_delay: float = Field(default=C.DEFAULT_RETRY_MAX_DELAY, ge=0, allow_inf_nan=False)
+    max_retry_after: float = Field(default=C.DEFAULT_MAX_RETRY_AFTER, ge=0, allow_inf_nan=False)
+    wake_timeout: float = Field(default=C.DEFAULT_WAKE_TIMEOUT, ge=0, allow_inf_nan=False)
+    wake_poll_interval: float = Field(
+        default=C.DEFAULT_WAKE_POLL_INTERVAL, gt=0, allow_inf_nan=False
+    )
+    max_response_bytes: int = Field(default=C.DEFAULT_MAX_RESPONSE_BYTES, gt=0, allow_inf_nan=False)
+    max_prompt_chars: int = Field(default=C.DEFAULT_MAX_PROMPT_CHARS, gt=0, allow_inf_nan=False)
 
     _token_provider: TokenProvider | None = PrivateAttr(default=None)
 
@@ -368,7 +377,12 @@ class SpaceConfig(BaseModel):
         value = value.strip()
         if not value.startswith("/"):
             value = "/" + value
-        if any(c in value for c in "?# ") or "//" in value or ".." in value.split("/"):
+        if (
+            any(c in value for c in "?# ")
+            or any(not c.isprintable() for c in value)
+            or "//" in value
+            or ".." in value.split("/")
+        ):
             raise ValueError("must be a plain path such as /api/generate or /v1/generate")
         return value
 

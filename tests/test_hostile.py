@@ -191,3 +191,44 @@ def test_a_client_used_before_fork_gives_each_child_its_own_connections() -> Non
         assert shared.generate("parent again").startswith("echo parent again")
         assert os.getpid() == parent_pid
     assert json.dumps(results)  # plain data came back
+
+
+# ------------------------------------------------------------------ request size
+def test_max_prompt_chars_bounds_the_context_and_the_messages(space: LocalSpace) -> None:
+    from langchain_hf_spaces import SpaceInputError
+
+    small = SpaceClient(SpaceConfig(url=space.url, token=TOKEN, max_prompt_chars=1000))
+    with pytest.raises(SpaceInputError, match="prompt with its context come to"):
+        small.generate("short", context={"blob": "x" * 5000})
+    with pytest.raises(SpaceInputError, match="the messages come to"):
+        small.chat([{"role": "user", "content": "y" * 5000}])
+    with pytest.raises(SpaceInputError, match="JSON data"):
+        small.chat([{"role": "user", "content": object()}])
+    assert space.requests == []  # nothing was sent
+    assert small.generate("short", context={"fits": "yes"})
+
+
+# ------------------------------------------------------------------ loose settings
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"read_timeout": float("inf")},
+        {"wake_timeout": float("nan")},
+        {"endpoint": "/api/\tgenerate"},
+        {"endpoint": "/api\x00/generate"},
+        {"url": "https://acme-llm.hf.space:8443"},
+    ],
+)
+def test_loose_settings_are_refused(fields: dict[str, Any]) -> None:
+    with pytest.raises(SpaceConfigError):
+        SpaceConfig(**{"url": "https://acme-llm.hf.space", **fields})
+
+
+@pytest.mark.parametrize("version", ["true", "-7", '"1"'])
+def test_a_settings_version_must_be_a_whole_number(tmp_path: Any, version: str) -> None:
+    from langchain_hf_spaces import SpacesSettings
+
+    path = tmp_path / "hf-spaces.toml"
+    path.write_text(f'version = {version}\n[tiers.base]\nurl = "https://a-b.hf.space"\n')
+    with pytest.raises(SpaceConfigError, match="version"):
+        SpacesSettings.load(path)
