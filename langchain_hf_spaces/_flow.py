@@ -44,6 +44,7 @@ from langchain_hf_spaces._policy import (
     Sleep,
     WaitEvent,
     exchange,
+    redact,
 )
 from langchain_hf_spaces._stream import StreamCut, StreamReader
 from langchain_hf_spaces.config import SpaceConfig
@@ -268,8 +269,15 @@ class SpaceCore:
         return params
 
     def error(self, exc: ProtocolError) -> HFSpacesError:
-        """A protocol's complaint as the typed error users see."""
+        """A protocol's complaint as the typed error users see (an echoed token redacted)."""
         kw: dict[str, Any] = {"tier": self.tier, "url": self.config.url}
+        try:
+            token = self._token()
+        except SpaceConfigError:
+            token = None
+        hidden = (token,) if token else ()
+        exc.message = redact(exc.message, hidden) or exc.message
+        exc.excerpt = redact(exc.excerpt, hidden)
         if exc.kind == "input":
             return SpaceInputError(exc.message, **kw)
         if exc.kind == "quota":

@@ -12,7 +12,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -419,7 +419,8 @@ def exchange(
             )
             continue
 
-        message = error_message(result.body)
+        hidden = _secrets_in(headers)
+        message = redact(error_message(result.body), hidden)
         detail = f": {message}" if message else ""
         if status == 429:
             retry_after = parse_retry_after(result.headers.get("retry-after"))
@@ -459,7 +460,7 @@ def exchange(
         raise client_error(
             status,
             detail=detail,
-            body=result.body,
+            body=redact(result.body.decode("utf-8", "replace"), hidden) or "",
             had_token=any(k.lower() in AUTH_HEADERS for k in current_headers),
             url=current_url,
             tier=tier,
@@ -467,11 +468,29 @@ def exchange(
         )
 
 
+def _secrets_in(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """The credential values a request carried (what no error text may show)."""
+    out = []
+    for name, value in headers.items():
+        if name.lower() in CREDENTIAL_HEADERS and value:
+            out.append(value.split(" ", 1)[-1] if value.lower().startswith("bearer ") else value)
+    return tuple(v for v in out if len(v) >= 4)
+
+
+def redact(text: str | None, hidden: Sequence[str]) -> str | None:
+    """``text`` with every value of ``hidden`` replaced by ``***`` (tokens echoed back)."""
+    if not text:
+        return text
+    for value in hidden:
+        text = text.replace(value, "***")
+    return text
+
+
 def client_error(
     status: int,
     *,
     detail: str,
-    body: bytes,
+    body: bytes | str,
     had_token: bool,
     url: str,
     tier: str | None,

@@ -232,3 +232,36 @@ def test_a_settings_version_must_be_a_whole_number(tmp_path: Any, version: str) 
     path.write_text(f'version = {version}\n[tiers.base]\nurl = "https://a-b.hf.space"\n')
     with pytest.raises(SpaceConfigError, match="version"):
         SpacesSettings.load(path)
+
+
+# ------------------------------------------------------------------ echoed secrets
+def _echo_headers(status: str, content_type: str = "application/json") -> Any:
+    def reply(request: bytes) -> bytes:
+        headers = request.split(b"\r\n\r\n", 1)[0].decode()
+        body = json.dumps({"error": f"you sent: {headers}"}).encode()
+        return response(status, body, content_type=content_type)
+
+    return reply
+
+
+@pytest.mark.parametrize("status", ["401 Unauthorized", "400 Bad Request", "500 Oops"])
+def test_a_token_echoed_in_an_error_body_is_redacted(status: str) -> None:
+    with HostileServer([_echo_headers(status)]) as srv:
+        with pytest.raises(Exception) as caught:
+            client(srv.url).generate("Hello", x_ip_token="ipt_SECRETuser123")
+        report = client(srv.url).test_connection()
+    text = str(caught.value) + repr(caught.value) + str(report)
+    assert "Authorization" in text or "authorization" in text  # the echo arrived ...
+    assert TOKEN not in text and "ipt_SECRETuser123" not in text  # ... without the secrets
+
+
+def test_a_token_echoed_in_a_wrong_shape_answer_is_redacted() -> None:
+    def reply(request: bytes) -> bytes:
+        lines = request.decode().split("\r\n")
+        auth = next(line for line in lines if line.lower().startswith("authorization"))
+        return response("200 OK", json.dumps({"unexpected": auth}).encode())
+
+    with HostileServer([reply]) as srv, pytest.raises(SpaceResponseError) as caught:
+        client(srv.url).generate("Hello")
+    text = str(caught.value)
+    assert "authorization: bearer ***" in text.lower() and TOKEN not in text
