@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,35 @@ NOT_SENT = "not sent: ambient token, non-Hugging Face host"
 _SPACE_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*/[A-Za-z0-9][A-Za-z0-9._-]*", re.ASCII)
 _ANY_SPACE_ID_RE = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*", re.ASCII)
 _MAX_LABEL = 63  # DNS: the longest label of a host name
+
+
+class SettingsFileWarning(UserWarning):
+    """A settings file that holds tokens can be read by other users of the machine."""
+
+
+_WARNED_FILES: set[str] = set()
+
+
+def _warn_if_readable(path: Path, data: Mapping[str, Any]) -> None:
+    """Warn once per file when it stores a token and its mode lets others read it."""
+    tiers = data.get("tiers")
+    holds = isinstance(tiers, Mapping) and any(
+        isinstance(t, Mapping) and t.get("token") for t in tiers.values()
+    )
+    if not holds or str(path) in _WARNED_FILES:
+        return
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return
+    if mode & 0o077:
+        _WARNED_FILES.add(str(path))
+        warnings.warn(
+            f"{path} holds tokens but has mode {mode:04o}: other users can read them. "
+            f"Run `chmod 600 {path}`, or keep the tokens in the environment (token_env).",
+            SettingsFileWarning,
+            stacklevel=4,
+        )
 
 
 def hub_endpoint() -> str:
@@ -614,6 +644,7 @@ class SpacesSettings(BaseModel):
     def _read_file(path: Path) -> dict[str, Any]:
         data = read_settings_file(path)
         _loading.check_file_keys(data, _schema(), path)
+        _warn_if_readable(path, data)
         return data
 
     def to_toml_dict(self, *, include_tokens: bool = False) -> dict[str, Any]:

@@ -265,3 +265,58 @@ def test_a_token_echoed_in_a_wrong_shape_answer_is_redacted() -> None:
         client(srv.url).generate("Hello")
     text = str(caught.value)
     assert "authorization: bearer ***" in text.lower() and TOKEN not in text
+
+
+# ------------------------------------------------------------------ symlinks and --store-token
+def test_store_token_never_writes_through_a_planted_symlink(tmp_path: Any) -> None:
+    from tests.test_cli import run
+
+    target = tmp_path / "attacker-owned.txt"
+    target.write_text("nothing yet")
+    (tmp_path / ".hf-spaces.toml.tmp").symlink_to(target)  # the old fixed temporary name
+    args = ["init", "--non-interactive", "--url", "https://acme-llm.hf.space", "--store-token"]
+    ok = run(*args, cwd=tmp_path, env={"HF_TOKEN": TOKEN})
+    assert ok.returncode == 0, ok.stderr
+    assert target.read_text() == "nothing yet"
+    written = tmp_path / "hf-spaces.toml"
+    assert TOKEN in written.read_text() and (written.stat().st_mode & 0o777) == 0o600
+
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "hf-spaces.toml").symlink_to(target)  # the destination itself is a link
+    refused = run(*args, "--force", cwd=linked, env={"HF_TOKEN": TOKEN})
+    assert refused.returncode == 2 and "symbolic link" in refused.stderr
+    assert target.read_text() == "nothing yet" and TOKEN not in refused.stderr + refused.stdout
+
+
+# ------------------------------------------------------------------ world-readable token files
+def test_loading_a_readable_token_file_warns_once(tmp_path: Any) -> None:
+    import warnings
+
+    from langchain_hf_spaces import SpacesSettings
+    from langchain_hf_spaces.config import SettingsFileWarning
+
+    path = tmp_path / "hf-spaces.toml"
+    path.write_text(f'version = 1\n[tiers.base]\nurl = "https://a-b.hf.space"\ntoken = "{TOKEN}"\n')
+    path.chmod(0o644)
+    with pytest.warns(SettingsFileWarning, match="0644") as caught:
+        SpacesSettings.load(path)
+    assert TOKEN not in str(caught[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SettingsFileWarning)
+        SpacesSettings.load(path)  # once per file
+        private = tmp_path / "private.toml"
+        private.write_text(path.read_text())
+        private.chmod(0o600)
+        SpacesSettings.load(private)  # a private file does not warn
+
+
+def test_doctor_checks_the_mode_of_an_old_format_token_file(tmp_path: Any) -> None:
+    from tests.test_cli import run
+
+    path = tmp_path / "hf-spaces.toml"
+    path.write_text(f'[base]\nurl = "https://acme-llm.hf.space"\ntoken = "{TOKEN}"\n')  # version 0
+    path.chmod(0o644)
+    result = run("doctor", "--tier", "base", cwd=tmp_path)
+    assert "holds tokens but has mode 0644" in result.stdout
+    assert TOKEN not in result.stdout + result.stderr

@@ -32,7 +32,13 @@ from langchain_hf_spaces.cli._console import (
 from langchain_hf_spaces.cli._options import config_path
 from langchain_hf_spaces.cli._toml import has_tokens, read_raw
 from langchain_hf_spaces.client import ConnectionReport, SpaceClient
-from langchain_hf_spaces.config import SpaceConfig, SpacesSettings, hub_endpoint, is_loopback_url
+from langchain_hf_spaces.config import (
+    SpaceConfig,
+    SpacesSettings,
+    hub_endpoint,
+    is_loopback_url,
+    migrate_settings_dict,
+)
 from langchain_hf_spaces.errors import (
     HFSpacesError,
     SpaceAuthError,
@@ -346,7 +352,11 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
                 )
             else:
                 checks.append(Check("settings file", "ok", detail))
-            if has_tokens(raw):
+            try:  # an older format keeps its tiers elsewhere: look at them migrated
+                current = migrate_settings_dict(raw)[0]
+            except SpaceConfigError:
+                current = raw
+            if has_tokens(current):
                 mode = stat.S_IMODE(path.stat().st_mode)
                 if mode & 0o077:
                     checks.append(

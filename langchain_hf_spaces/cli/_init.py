@@ -20,6 +20,7 @@ from langchain_hf_spaces.cli._toml import (
     has_tokens,
     loads_toml,
     read_raw,
+    refuse_symlink,
     write_settings,
 )
 from langchain_hf_spaces.client import SpaceClient
@@ -247,7 +248,10 @@ def _init_migrate(path: Path, raw: dict[str, Any], console: Console) -> int:
     data, changes = migrate_settings_dict(raw)
     SpacesSettings(**data)  # a migrated file must load; raises SpaceConfigError otherwise
     backup = path.with_name(path.name + ".bak")
+    refuse_symlink(backup)
     shutil.copy2(path, backup)
+    if has_tokens(raw):
+        os.chmod(backup, 0o600)  # the old file's tokens stay private in the copy too
     secret = has_tokens(data)
     header = _HEADER_PRIVATE if secret else _HEADER
     write_settings(path, dumps_toml(data, header=header), secret=secret)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,14 +54,27 @@ def loads_toml(text: str) -> dict[str, Any]:
     return data
 
 
+def refuse_symlink(path: Path) -> None:
+    """A settings file (or its backup) is never written through a symlink planted there."""
+    if path.is_symlink():
+        raise UsageError(
+            f"{path} is a symbolic link; refusing to write settings through it.",
+            hint="Remove the link, or point --config at a regular file.",
+        )
+
+
 def write_settings(path: Path, text: str, *, secret: bool) -> None:
-    """Write atomically; a file holding tokens gets mode 0600 before any byte is written."""
+    """Write atomically; a file holding tokens gets mode 0600 before any byte is written.
+
+    The temporary file is created exclusively under a random name (``mkstemp``: ``O_EXCL``,
+    mode 0600), so a link planted beside the file cannot redirect the tokens, and a
+    destination that is itself a symlink is refused."""
+    refuse_symlink(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
-        if secret:
-            os.fchmod(fd, 0o600)
+        os.fchmod(fd, 0o600 if secret else 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
     except BaseException:
