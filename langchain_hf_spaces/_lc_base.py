@@ -215,6 +215,16 @@ class _SpaceModelBase(BaseModel):
             )
         return client
 
+    def close(self) -> None:
+        """Close the connections this model's client opened (a shared client's too)."""
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`; safe after the event loop that used the model has ended."""
+        if self._client is not None:
+            await self._client.aclose()
+
     def _generation_params(self) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in GENERATION_PARAMETERS}
         params = {k: v for k, v in params.items() if v is not None}

@@ -10,6 +10,7 @@ place, :func:`failed`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -203,7 +204,10 @@ class HTTPPool:
         if client is None or self._async_loop is not loop:
             with self._lock:
                 if self._async is None or self._async_loop is not loop:
-                    # A client is bound to the loop that made it; a new loop needs a new one.
+                    # A client is bound to the loop that made it; a new loop needs a new one,
+                    # and the old one's sockets are closed rather than left open.
+                    if self._async is not None:
+                        _abandon(self._async)
                     self._async = httpx.AsyncClient(limits=_limits(), follow_redirects=False)
                     self._async_loop = loop
                 client = self._async
@@ -216,9 +220,29 @@ class HTTPPool:
 
     async def aclose(self) -> None:
         if self._own_async and self._async is not None:
-            await self._async.aclose()
-            self._async = None
+            client, loop = self._async, self._async_loop
+            self._async, self._async_loop = None, None
+            if loop is None or loop is asyncio.get_running_loop():
+                await client.aclose()
+            else:  # its event loop is gone (asyncio.run ended): close its sockets directly
+                _abandon(client)
         self.close()
+
+
+def _abandon(client: httpx.AsyncClient) -> None:
+    """Close the sockets of an async client whose event loop is gone (it cannot be awaited)."""
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    for connection in list(getattr(pool, "_connections", None) or ()):
+        inner = getattr(connection, "_connection", None)
+        stream = getattr(inner, "_network_stream", None)
+        try:
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None:
+                sock.close()
+        except Exception:  # noqa: S110 - best effort on a client nobody can use again
+            pass
+    with contextlib.suppress(AttributeError, TypeError):
+        pool._connections = []  # type: ignore[union-attr]
 
 
 def drive(

@@ -320,3 +320,21 @@ def test_doctor_checks_the_mode_of_an_old_format_token_file(tmp_path: Any) -> No
     result = run("doctor", "--tier", "base", cwd=tmp_path)
     assert "holds tokens but has mode 0644" in result.stdout
     assert TOKEN not in result.stdout + result.stderr
+
+
+# ------------------------------------------------------------------ closing after the loop
+def test_closing_works_after_the_event_loop_is_gone(space: LocalSpace) -> None:
+    import asyncio
+
+    from langchain_hf_spaces import ChatHuggingFaceSpace, HuggingFaceSpaceLLM
+
+    shared = SpaceClient(SpaceConfig(url=space.url, token=TOKEN))
+    assert asyncio.run(shared.agenerate("first loop"))
+    assert asyncio.run(shared.agenerate("second loop"))  # a new loop: a new async client
+    asyncio.run(shared.aclose())  # the second loop is gone too: still closes
+    shared.close()
+    for cls in (HuggingFaceSpaceLLM, ChatHuggingFaceSpace):
+        model = cls(space=SpaceConfig(url=space.url, token=TOKEN))
+        assert asyncio.run(model.ainvoke("Hello"))
+        asyncio.run(model.aclose())
+        model.close()
