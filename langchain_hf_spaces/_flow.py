@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
-from langchain_hf_spaces._constants import HUB_TIMEOUT, TEST_CONNECTION_MAX_NEW_TOKENS, VERSION
+from langchain_hf_spaces._constants import TEST_CONNECTION_MAX_NEW_TOKENS, VERSION
 from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, space_host, stage_error
 from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
@@ -39,11 +39,12 @@ from langchain_hf_spaces._policy import (
     AUTH_HEADERS,
     Failed,
     Outcome,
-    Received,
     Send,
     Sleep,
     WaitEvent,
+    ask_hub,
     exchange,
+    hub_get,
     redact,
 )
 from langchain_hf_spaces._stream import StreamCut, StreamReader
@@ -649,25 +650,11 @@ def _info(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:
     return proto.parse_info(outcome.received.body)
 
 
-def _hub_get(core: SpaceCore, url: str) -> CallFlow[Received | None]:
-    """One GET to the Hub with the Space's token (private Spaces need it); None: no answer."""
-    token = core.headers().get("authorization")
-    headers = {"authorization": token} if token else {}
-    answer = yield Send("GET", url, None, headers, timeout=HUB_TIMEOUT)
-    return answer if isinstance(answer, Received) else None
-
-
 def runtime_flow(core: SpaceCore) -> CallFlow[SpaceRuntime | None]:
     """Ask the Hub for the Space's runtime (``None``: no Space id, or the Hub did not say)."""
-    hub = core.hub
-    if hub is None:
+    if core.hub is None:
         return None
-    answer = yield from _hub_get(core, hub.url)
-    if answer is None:
-        hub.take(None, {}, b"", core.clock())
-    else:
-        hub.take(answer.status, answer.headers, answer.body, core.clock())
-    return hub.runtime
+    return (yield from ask_hub(core.hub, core.headers(), core.clock))
 
 
 def host_flow(core: SpaceCore) -> CallFlow[str | None]:
@@ -675,7 +662,7 @@ def host_flow(core: SpaceCore) -> CallFlow[str | None]:
     hub = core.hub
     if hub is None:
         return None
-    answer = yield from _hub_get(core, f"{hub.endpoint}/api/spaces/{hub.space_id}")
+    answer = yield from hub_get(f"{hub.endpoint}/api/spaces/{hub.space_id}", core.headers())
     if answer is None or answer.status != 200:
         return None
     return space_host(answer.body)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.language_models import LangSmithParams
-from langchain_core.runnables.config import ensure_config
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.utils import secret_from_env
 from pydantic import (
     BaseModel,
@@ -236,7 +236,8 @@ class _SpaceModelBase(BaseModel):
         params = self._generation_params()
         # An end user's X-IP-Token (ZeroGPU quotas): per call as a kwarg, or per request in
         # config={"configurable": {"x_ip_token": ...}}.
-        forwarded = ensure_config().get("configurable", {}).get("x_ip_token")
+        outer = var_child_runnable_config.get()  # set by a chain; no copy on the hot path
+        forwarded = (outer or {}).get("configurable", {}).get("x_ip_token")
         if forwarded is not None and "x_ip_token" not in kwargs:
             params["x_ip_token"] = forwarded
         if kwargs:

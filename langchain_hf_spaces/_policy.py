@@ -22,7 +22,7 @@ from langchain_hf_spaces._constants import (
     DEFAULT_MAX_REDIRECTS,
     HUB_TIMEOUT,
 )
-from langchain_hf_spaces._hub import HubWatch, stage_error
+from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, stage_error
 from langchain_hf_spaces.config import SpaceConfig, is_loopback_url
 from langchain_hf_spaces.errors import (
     HFSpacesError,
@@ -356,14 +356,7 @@ def exchange(
             runtime = None
             if hub is not None:
                 if hub.due(clock()):
-                    token_headers = {
-                        k: v for k, v in current_headers.items() if k.lower() == "authorization"
-                    }
-                    answer = yield Send("GET", hub.url, None, token_headers, timeout=HUB_TIMEOUT)
-                    if isinstance(answer, Received):
-                        hub.take(answer.status, answer.headers, answer.body, clock())
-                    else:
-                        hub.take(None, {}, b"", clock())
+                    yield from ask_hub(hub, current_headers, clock)
                 runtime = hub.runtime
             down = stage_error(runtime, tier=tier, url=space_url, status_code=status)
             if down is not None:
@@ -466,6 +459,26 @@ def exchange(
             tier=tier,
             space_url=space_url,
         )
+
+
+def hub_get(url: str, headers: Mapping[str, str]) -> Generator[Send, Any, Received | None]:
+    """One GET to the Hub, with the request's token only (private Spaces need it), on the
+    Hub's short timeout; ``None`` when the Hub could not be reached."""
+    token = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+    answer = yield Send("GET", url, None, token, timeout=HUB_TIMEOUT)
+    return answer if isinstance(answer, Received) else None
+
+
+def ask_hub(
+    hub: HubWatch, headers: Mapping[str, str], clock: Callable[[], float]
+) -> Generator[Send, Any, SpaceRuntime | None]:
+    """Ask the Hub for the Space's runtime and note the answer on ``hub``."""
+    answer = yield from hub_get(hub.url, headers)
+    if answer is None:
+        hub.take(None, {}, b"", clock())
+    else:
+        hub.take(answer.status, answer.headers, answer.body, clock())
+    return hub.runtime
 
 
 def _secrets_in(headers: Mapping[str, str]) -> tuple[str, ...]:
