@@ -125,7 +125,7 @@ def test_index_health_info_models_404_405(space: LocalSpace, client: httpx.Clien
         # ... the guide's paths, the index page and unknown paths in Hugging Face's.
         ("GET", "/v1/generate", 405, {"error": "Method Not Allowed"}),
         ("PUT", "/models/x/generate", 405, {"error": "Method Not Allowed"}),
-        ("POST", "/", 405, {"error": "Method Not Allowed"}),
+        ("PUT", "/", 405, {"error": "Method Not Allowed"}),
         ("GET", "/v1/nope", 404, {"error": "Not Found"}),
     ],
 )

@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from langchain_hf_spaces.testing._channel import Channel, ConnectionGone, read_body
 from langchain_hf_spaces.testing._dialects import (
+    DEFAULT_MAX_NEW_TOKENS_CAP,
     AnswerShape,
     Dialect,
     ErrorFamily,
@@ -57,6 +58,9 @@ class SpaceApp:
         stream_delay: float,
         truncate: bool,
         state: SpaceState,
+        max_tokens_cap: int = DEFAULT_MAX_NEW_TOKENS_CAP,
+        supports_tools: bool = True,
+        supports_response_format: bool = True,
     ) -> None:
         self.name = name
         self._token = token
@@ -64,9 +68,15 @@ class SpaceApp:
         self.state = state
         self._model = TextModel(responder, truncate=truncate)
         self._guide = GuideDialect(self._model, answer_shape=answer_shape)
-        self._tgi = TGIDialect(self._model, model_id=model_id)
+        self._tgi = TGIDialect(self._model, model_id=model_id, max_new_tokens_cap=max_tokens_cap)
+        self._openai = OpenAIDialect(
+            self._model,
+            max_tokens_cap=max_tokens_cap,
+            tools=supports_tools,
+            response_format=supports_response_format,
+        )
         # TGI first: its /generate is also a guide-style path.
-        self._dialects: tuple[Dialect, ...] = (self._tgi, OpenAIDialect(self._model), self._guide)
+        self._dialects: tuple[Dialect, ...] = (self._tgi, self._openai, self._guide)
         self._stopping: asyncio.Event | None = None
 
     def __repr__(self) -> str:
@@ -155,7 +165,7 @@ class SpaceApp:
 
     async def _answer(self, request: RecordedRequest, channel: Channel) -> None:
         """Fault, token check, sleep, route: in that order."""
-        family = self._family(request.path)
+        family = self._family(request.path, request.method)
         fault = request.fault
         if fault is not None and fault.kind not in ("slow", "stream_cut"):
             await self._send_fault(fault, channel, family)
@@ -198,8 +208,11 @@ class SpaceApp:
 
     # ------------------------------------------------------------------ routing
 
-    def _family(self, path: str) -> ErrorFamily:
-        """The error shape on ``path``: that of the dialect owning it, else Hugging Face's."""
+    def _family(self, path: str, method: str = "GET") -> ErrorFamily:
+        """The error shape on ``path``: that of the dialect owning it, else Hugging Face's
+        (``POST /`` is TGI's compatibility route)."""
+        if path == "/" and method == "POST":
+            return self._tgi.family
         for dialect in self._dialects:
             if dialect.owns(path):
                 return dialect.family
@@ -207,7 +220,7 @@ class SpaceApp:
 
     async def _route(self, exchange: Exchange, family: ErrorFamily) -> None:
         method, path = exchange.request.method, exchange.request.path
-        if path == "/":
+        if path == "/" and method != "POST":
             if method not in ("GET", "HEAD"):
                 raise HTTPError(405, "Method Not Allowed")
             await exchange.respond(self._index())
@@ -236,8 +249,9 @@ responder, not from a language model.</p>
 <li><code>POST /api/generate</code> (also <code>/v1/generate</code>, ...):
 <code>{{"inputs", "parameters"}}</code> &rarr; <code>{{"generated_text"}}</code></li>
 <li>Text Generation Inference: <code>POST /generate</code>, <code>POST /generate_stream</code>,
-<code>GET /info</code>, <code>GET /health</code></li>
-<li>OpenAI-compatible: <code>POST /v1/chat/completions</code>, <code>GET /v1/models</code></li>
+<code>GET /info</code>, <code>GET /health</code>, <code>POST /</code></li>
+<li>OpenAI-compatible: <code>POST /v1/chat/completions</code>, <code>POST /v1/completions</code>,
+<code>GET /v1/models</code></li>
 </ul>
 </body></html>
 """

@@ -16,7 +16,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from langchain_hf_spaces.testing._app import SpaceApp
-from langchain_hf_spaces.testing._dialects import DEFAULT_MODEL_ID, AnswerShape
+from langchain_hf_spaces.testing._dialects import (
+    DEFAULT_MAX_NEW_TOKENS_CAP,
+    DEFAULT_MODEL_ID,
+    AnswerShape,
+)
 from langchain_hf_spaces.testing._faults import Fault, SleepForm
 from langchain_hf_spaces.testing._loopback import HOST, LoopbackServer, Served
 from langchain_hf_spaces.testing._records import QueuedFault, RecordedRequest, SpaceState
@@ -32,9 +36,9 @@ class LocalSpace(Served):
 
     It serves the user guide's ``POST /api/generate`` (and versioned paths such as
     ``/v1/generate``), Text Generation Inference routes (``/generate``, ``/generate_stream``,
-    ``/info``, ``/health``) and OpenAI-compatible chat (``/v1/chat/completions``,
-    ``/v1/models``), all answered by one *responder*. It records every request and can misbehave
-    on demand (:class:`Fault`), on the socket, exactly as a client would see it::
+    ``/info``, ``/health``, TGI's ``POST /``) and OpenAI-compatible chat
+    (``/v1/chat/completions``, ``/v1/completions``, ``/v1/models``), all answered by one
+    *responder*. It records every request and can misbehave on demand (:class:`Fault`), on the socket, exactly as a client would see it::
 
         from langchain_hf_spaces.testing import Fault, LocalSpace
 
@@ -62,6 +66,14 @@ class LocalSpace(Served):
         model_id: The ``model_id`` reported by ``GET /info``.
         stream_delay: Seconds between streamed events (default 0).
         truncate: Cut answers to ``max_new_tokens`` whitespace tokens, as a model would.
+        max_tokens_cap: The largest ``max_new_tokens`` (TGI routes) or ``max_tokens`` (OpenAI
+            routes) the Space takes; more is a 422, as a deployment answers.
+        supports_tools: Whether ``/v1/chat/completions`` takes ``tools`` (else 422).
+        supports_response_format: Whether it takes ``response_format`` (else 422).
+
+    Like real servers, it refuses what they refuse (422, ``error_type: "validation"``): on TGI
+    routes ``temperature: 0``, ``top_p: 1.0`` and unknown parameters; on OpenAI routes ``n``
+    other than 1.
     """
 
     def __init__(
@@ -75,11 +87,18 @@ class LocalSpace(Served):
         model_id: str = DEFAULT_MODEL_ID,
         stream_delay: float = 0.0,
         truncate: bool = True,
+        max_tokens_cap: int = DEFAULT_MAX_NEW_TOKENS_CAP,
+        supports_tools: bool = True,
+        supports_response_format: bool = True,
     ) -> None:
         if answer_shape not in ("object", "list", "echo"):
             raise ValueError(f"answer_shape must be 'object', 'list' or 'echo': {answer_shape!r}")
         if not 0 <= port <= 65535:
             raise ValueError(f"invalid port: {port}")
+        if isinstance(max_tokens_cap, bool) or not isinstance(max_tokens_cap, int):
+            raise ValueError(f"max_tokens_cap must be an int: {max_tokens_cap!r}")
+        if max_tokens_cap <= 0:
+            raise ValueError(f"max_tokens_cap must be positive: {max_tokens_cap}")
         if token is not None and not token:
             raise ValueError("token must be a non-empty string or None")
         if responder is None or responder is demo_responder:
@@ -95,6 +114,9 @@ class LocalSpace(Served):
             stream_delay=stream_delay,
             truncate=truncate,
             state=self._state,
+            max_tokens_cap=max_tokens_cap,
+            supports_tools=supports_tools,
+            supports_response_format=supports_response_format,
         )
         self._loopback = LoopbackServer(
             self._app, label=f"LocalSpace {name!r}", thread_name=f"LocalSpace[{name}]", port=port

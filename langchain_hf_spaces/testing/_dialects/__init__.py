@@ -3,7 +3,8 @@
 * :mod:`.guide`: the user guide's ``POST /api/generate`` (and ``/v1/generate`` style paths);
 * :mod:`.tgi`: Text Generation Inference (``/generate``, ``/generate_stream``, ``/info``,
   ``/health``);
-* :mod:`.openai`: OpenAI-compatible chat (``/v1/chat/completions``, ``/v1/models``).
+* :mod:`.openai`: OpenAI-compatible chat (``/v1/chat/completions``, ``/v1/completions``,
+  ``/v1/models``).
 
 All of them answer from one :class:`TextModel` (the responder). The server
 (:mod:`langchain_hf_spaces.testing._app`) asks them in order which one serves a path.
@@ -23,12 +24,14 @@ from langchain_hf_spaces.testing._dialects._base import (
 from langchain_hf_spaces.testing._dialects.guide import AnswerShape, GuideDialect
 from langchain_hf_spaces.testing._dialects.openai import OPENAI_MODEL_ID, OpenAIDialect
 from langchain_hf_spaces.testing._dialects.tgi import (
+    DEFAULT_MAX_NEW_TOKENS_CAP,
     DEFAULT_MODEL_ID,
     MAX_STOP_SEQUENCES,
     TGIDialect,
 )
 
 __all__ = [
+    "DEFAULT_MAX_NEW_TOKENS_CAP",
     "DEFAULT_MODEL_ID",
     "MAX_STOP_SEQUENCES",
     "OPENAI_MODEL_ID",

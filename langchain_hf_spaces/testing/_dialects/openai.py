@@ -1,5 +1,10 @@
 """The OpenAI-compatible dialect (as TGI, vLLM and llama.cpp serve it):
-``POST /v1/chat/completions`` (streaming, usage, native tool calls) and ``GET /v1/models``.
+``POST /v1/chat/completions`` (streaming, usage, native tool calls), ``POST /v1/completions``
+and ``GET /v1/models``.
+
+As strict as a deployment: 422 with ``{"error", "error_type": "validation"}`` (TGI's shape;
+vLLM answers 400) for ``n`` other than 1 (one choice is all it returns), for ``tools`` or
+``response_format`` when the Space is built without them, and for ``max_tokens`` above its cap.
 
 The messages are rendered with ChatML before the responder sees them (``parameters`` also
 carries the raw ``messages``, ``tools`` and ``tool_choice``). A responder may answer a dict
@@ -43,10 +48,21 @@ class OpenAIDialect(Dialect):
 
     family = "tgi"
 
-    def __init__(self, model: TextModel) -> None:
+    def __init__(
+        self,
+        model: TextModel,
+        *,
+        max_tokens_cap: int | None = None,
+        tools: bool = True,
+        response_format: bool = True,
+    ) -> None:
         self.model = model
+        self.max_tokens_cap = max_tokens_cap
+        self.tools = tools
+        self.response_format = response_format
         self._routes = {
             "/v1/chat/completions": post(self._chat),
+            "/v1/completions": post(self._completion),
             "/v1/models": get(self._models),
         }
         self._lock = threading.Lock()
@@ -57,12 +73,12 @@ class OpenAIDialect(Dialect):
         return self._routes.get(path)
 
     def owns(self, path: str) -> bool:
-        return path.startswith("/v1/chat/") or path == "/v1/models"
+        return path.startswith("/v1/chat/") or path in ("/v1/models", "/v1/completions")
 
     def streams(self, method: str, path: str, body: Any) -> bool:
         return (
             method == "POST"
-            and path == "/v1/chat/completions"
+            and path in ("/v1/chat/completions", "/v1/completions")
             and isinstance(body, dict)
             and body.get("stream") is True
         )
@@ -84,17 +100,8 @@ class OpenAIDialect(Dialect):
         if not isinstance(messages, list) or not messages:
             raise HTTPError(422, "`messages` must be a non-empty list", "validation")
         prompt = _render_chat(messages)
-        parameters: dict[str, Any] = {"messages": messages}
-        max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
-        if max_tokens is not None:
-            check_positive_int(max_tokens, "max_tokens")
-            parameters["max_new_tokens"] = max_tokens
-        for key in _PASSED_THROUGH:
-            if body.get(key) is not None:
-                parameters[key] = body[key]
-        stop = body.get("stop")
-        if stop is not None:
-            parameters["stop"] = [stop] if isinstance(stop, str) else stop
+        parameters = self._parameters(body)
+        parameters["messages"] = messages
 
         answer = await self.model.answer(prompt, parameters, tools=True)
         with self._lock:
@@ -138,6 +145,80 @@ class OpenAIDialect(Dialect):
         options = body.get("stream_options")
         if isinstance(options, dict) and options.get("include_usage"):
             events.append(sse(head.body("chat.completion.chunk", choices=[], usage=usage)))
+        events.append(b"data: [DONE]\n\n")
+        await exchange.stream(events)
+
+    def _parameters(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The request's sampling parameters, refused as a deployment refuses them."""
+        n = body.get("n")
+        if n is not None and n != 1:
+            raise HTTPError(
+                422, f"`n` must be 1: this server returns one choice. Given: {n}", "validation"
+            )
+        for name, supported in (("tools", self.tools), ("response_format", self.response_format)):
+            if body.get(name) is not None and not supported:
+                raise HTTPError(422, f"`{name}` is not supported by this server", "validation")
+        parameters: dict[str, Any] = {}
+        max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
+        if max_tokens is not None:
+            check_positive_int(max_tokens, "max_tokens")
+            cap = self.max_tokens_cap
+            if cap is not None and max_tokens > cap:
+                raise HTTPError(
+                    422, f"`max_tokens` must be <= {cap}. Given: {max_tokens}", "validation"
+                )
+            parameters["max_new_tokens"] = max_tokens
+        for key in _PASSED_THROUGH:
+            if body.get(key) is not None:
+                parameters[key] = body[key]
+        stop = body.get("stop")
+        if stop is not None:
+            parameters["stop"] = [stop] if isinstance(stop, str) else stop
+        return parameters
+
+    async def _completion(self, exchange: Exchange) -> None:
+        """``/v1/completions``: a prompt in, ``choices[0].text`` out (streamed per token)."""
+        body = exchange.request.json
+        if not isinstance(body, dict):
+            raise HTTPError(422, "request body must be a JSON object", "validation")
+        prompt = body.get("prompt")
+        if not isinstance(prompt, str) or not prompt:
+            raise HTTPError(422, "`prompt` must be a non-empty string", "validation")
+        parameters = self._parameters(body)
+        generation = self.model.shape(await self.model.text(prompt, parameters), parameters)
+        finish = "length" if generation.finish_reason == "length" else "stop"
+        with self._lock:
+            completion_id = f"cmpl-local-{next(self._completions)}"
+        head = _Head(completion_id, int(time.time()), body.get("model") or OPENAI_MODEL_ID)
+        prompt_tokens = len(prompt.split())
+        completion_tokens = len(generation.text.split())
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if body.get("stream") is not True:
+            choice = {
+                "index": 0,
+                "text": generation.text,
+                "logprobs": None,
+                "finish_reason": finish,
+            }
+            await exchange.respond(
+                JSONResponse(head.body("text_completion", choices=[choice], usage=usage))
+            )
+            return
+        events = [
+            sse(
+                head.body(
+                    "text_completion",
+                    choices=[{"index": 0, "text": token, "logprobs": None, "finish_reason": None}],
+                )
+            )
+            for token in split_tokens(generation.text)
+        ]
+        last = {"index": 0, "text": "", "logprobs": None, "finish_reason": finish}
+        events.append(sse(head.body("text_completion", choices=[last])))
         events.append(b"data: [DONE]\n\n")
         await exchange.stream(events)
 
