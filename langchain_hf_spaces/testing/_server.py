@@ -38,7 +38,8 @@ class LocalSpace(Served):
     ``/v1/generate``), Text Generation Inference routes (``/generate``, ``/generate_stream``,
     ``/info``, ``/health``, TGI's ``POST /``) and OpenAI-compatible chat
     (``/v1/chat/completions``, ``/v1/completions``, ``/v1/models``), all answered by one
-    *responder*. It records every request and can misbehave on demand (:class:`Fault`), on the socket, exactly as a client would see it::
+    *responder*. It records every request and can misbehave on demand (:class:`Fault`), on
+    the socket, exactly as a client would see it::
 
         from langchain_hf_spaces.testing import Fault, LocalSpace
 
