@@ -60,6 +60,7 @@ from langchain_hf_spaces.errors import (
     SpaceRateLimitError,
     SpaceResponseError,
     SpaceTimeoutError,
+    SpaceUnavailableError,
 )
 from langchain_hf_spaces.protocols import (
     PROBES,
@@ -292,6 +293,20 @@ class SpaceCore:
             )
         if exc.kind == "overloaded":
             return SpaceRateLimitError(exc.message, hint="The Space is busy; retry later.", **kw)
+        if exc.kind == "validation":  # TGI's error_type inside a stream
+            return SpaceResponseError(
+                exc.message,
+                excerpt=exc.excerpt,
+                hint="Check your prompt and parameters against what the Space accepts.",
+                **kw,
+            )
+        if exc.kind == "generation":
+            return SpaceUnavailableError(
+                exc.message,
+                hint="The Space's model failed while generating (a server failure, not a "
+                "problem with the request): retry later, or check the Space's logs.",
+                **kw,
+            )
         if exc.kind == "app":
             return SpaceResponseError(
                 exc.message,
@@ -300,6 +315,22 @@ class SpaceCore:
                 **kw,
             )
         return SpaceResponseError(exc.message, excerpt=exc.excerpt, **kw)
+
+    def auth_error(self, exc: SpaceAuthError) -> SpaceAuthError:
+        """A 401/403 with a hint that says where the token goes; for an OpenAI-compatible
+        server (vLLM ``--api-key``, llama.cpp ``--api-key``), that its own API key may be the
+        one wanted, set the same way."""
+        if self.protocol_name != "openai" or exc.status_code not in (401, 403):
+            return exc
+        hint = (
+            "This Space serves the OpenAI-compatible API: the server may want its own API key "
+            "(vLLM/llama.cpp --api-key) rather than a Hugging Face token. Pass it as api_key=... "
+            "on ChatHuggingFaceSpace/HuggingFaceSpaceLLM, token=... on the tier (or "
+            "token_env=, HF_SPACES_<TIER>_TOKEN); it is sent as 'Authorization: Bearer <key>'."
+        )
+        return SpaceAuthError(
+            exc.message, tier=exc.tier, url=exc.url, hint=hint, status_code=exc.status_code
+        )
 
     def probe_parameters(self) -> dict[str, Any]:
         """Test Connection's limit on the answer, where the Space takes one (a Gradio app may
@@ -503,6 +534,8 @@ def _typed(core: SpaceCore, flow: CallFlow[_T]) -> CallFlow[_T]:
     """Run ``flow``, turning the protocol's and the stream reader's errors into typed ones."""
     try:
         return (yield from flow)
+    except SpaceAuthError as exc:
+        raise core.auth_error(exc) from None
     except ProtocolError as exc:
         raise core.error(exc) from None
     except StreamCut as exc:

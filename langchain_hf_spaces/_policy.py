@@ -36,6 +36,9 @@ from langchain_hf_spaces.errors import (
     SpaceUnavailableError,
 )
 from langchain_hf_spaces.protocols import error_message, excerpt
+from langchain_hf_spaces.protocols._base import json_or_none
+from langchain_hf_spaces.protocols.openai import openai_error_kind
+from langchain_hf_spaces.protocols.tgi import tgi_error_kind
 
 logger = logging.getLogger("langchain_hf_spaces")
 
@@ -415,33 +418,46 @@ def exchange(
         hidden = _secrets_in(headers)
         message = redact(error_message(result.body), hidden)
         detail = f": {message}" if message else ""
-        if status == 429:
+        kind = server_error_kind(result.body)
+        if status == 429 or (kind == "overloaded" and status < 500):
             retry_after = parse_retry_after(result.headers.get("retry-after"))
-            sleep = retry("rate_limited", "HTTP 429", 429, retry_after)
+            sleep = retry("rate_limited", f"HTTP {status}", status, retry_after)
             if sleep is not None:
                 yield sleep
                 continue
             raise SpaceRateLimitError(
-                f"Rate limited (429) after {attempts} attempt(s){detail}.",
+                f"Rate limited ({status}) after {attempts} attempt(s){detail}.",
                 retry_after=retry_after,
                 tier=tier,
                 url=space_url,
-                status_code=429,
+                status_code=status,
             )
-        if status >= 500:
-            queue_full = bool(message) and "queue is full" in (message or "").lower()
+        if status >= 500 or kind in ("generation", "overloaded"):
+            # TGI answers a failed generation with 424 (error_type "generation"): the model
+            # failed, not the request, so it is retried like a 5xx.
+            queue_full = kind == "overloaded" or (
+                bool(message) and "queue is full" in (message or "").lower()
+            )
             reason = "rate_limited" if queue_full else "retrying"
             sleep = retry(reason, f"HTTP {status}", status)
             if sleep is not None:
                 yield sleep
                 continue
-            if queue_full:  # Gradio's queue: the Space works, it is busy
+            if queue_full:  # Gradio's queue or TGI's: the Space works, it is busy
                 raise SpaceRateLimitError(
-                    f"The Space's queue is full (HTTP {status}) after {attempts} attempt(s)"
-                    f"{detail}.",
+                    f"The Space is overloaded (HTTP {status}) after {attempts} attempt(s){detail}.",
                     hint="Retry later, raise max_retries, or raise the app's queue max_size.",
                     tier=tier,
                     url=space_url,
+                    status_code=status,
+                )
+            if kind == "generation":
+                raise err(
+                    SpaceUnavailableError,
+                    f"The Space's model failed while generating (HTTP {status}) after "
+                    f"{attempts} attempt(s){detail}.",
+                    hint="A server failure, not a problem with the request: retry later, "
+                    "or check the Space's logs on huggingface.co (out of memory?).",
                     status_code=status,
                 )
             raise err(
@@ -458,6 +474,7 @@ def exchange(
             url=current_url,
             tier=tier,
             space_url=space_url,
+            kind=kind,
         )
 
 
@@ -508,16 +525,20 @@ def client_error(
     url: str,
     tier: str | None,
     space_url: str,
+    kind: str | None = None,
 ) -> HFSpacesError:
-    """The typed error for a 4xx answer that is not retried (401, 403, 404, others)."""
+    """The typed error for a 4xx answer that is not retried (401, 403, 404, others).
+
+    ``kind`` is what the error body says of itself (:func:`server_error_kind`)."""
     kw: dict[str, Any] = {"tier": tier, "url": space_url, "status_code": status}
     if status in (401, 403):
         if not had_token:
             return SpaceAuthError(
                 f"The Space refused the request ({status}): it is private and no token was sent.",
                 hint=(
-                    "Set the Space's token (token=..., HF_SPACES_<TIER>_TOKEN, HF_TOKEN, or "
-                    "log in with `hf auth login`) to a Hugging Face token with read access."
+                    "Set the Space's token (api_key=... on the LangChain and LlamaIndex models, "
+                    "token=... on the tier, HF_SPACES_<TIER>_TOKEN, HF_TOKEN, or log in with "
+                    "`hf auth login`) to a Hugging Face token with read access."
                 ),
                 **kw,
             )
@@ -525,9 +546,25 @@ def client_error(
         return SpaceAuthError(f"The Space {what} ({status}){detail}.", **kw)
     if status == 404:
         return SpaceNotFoundError(f"Nothing at {url} (404){detail}.", **kw)
+    if kind == "validation":
+        return SpaceResponseError(
+            f"The Space refused the request as invalid (HTTP {status}){detail}.",
+            excerpt=None if detail else excerpt(body),
+            hint="Check your prompt and parameters against what the Space accepts "
+            "(the message above names the one it refused).",
+            **kw,
+        )
     return SpaceResponseError(
         f"The Space rejected the request with HTTP {status}{detail}.",
         excerpt=None if detail else excerpt(body),
         hint="Check the prompt and parameters against what the Space accepts.",
         **kw,
     )
+
+
+def server_error_kind(body: bytes) -> str | None:
+    """What an error body says it is: ``"validation"`` (fix the request), ``"generation"``
+    (the model failed) or ``"overloaded"`` (busy), from TGI's ``error_type`` or an
+    OpenAI-style ``error.type``; ``None`` when it says neither."""
+    data = json_or_none(body)
+    return tgi_error_kind(data) or openai_error_kind(data)

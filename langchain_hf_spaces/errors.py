@@ -142,8 +142,9 @@ class SpaceAuthError(HFSpacesError):
     """The Space refused the credentials (401) or the token lacks access (403)."""
 
     default_hint = (
-        "Check the Space's token (HF_SPACES_<TIER>_TOKEN, HF_TOKEN or `hf auth login`): it must "
-        "be a valid Hugging Face token with at least read access to this Space."
+        "Check the Space's token (api_key=... on the LangChain and LlamaIndex models, token=... "
+        "on the tier, HF_SPACES_<TIER>_TOKEN, HF_TOKEN or `hf auth login`): it must be a valid "
+        "Hugging Face token with at least read access to this Space."
     )
 
 

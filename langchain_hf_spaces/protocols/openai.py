@@ -23,8 +23,9 @@ from langchain_hf_spaces.protocols._base import (
     str_or_none,
 )
 from langchain_hf_spaces.protocols._sse import SSEEvent
+from langchain_hf_spaces.protocols.tgi import tgi_error_kind
 
-__all__ = ["OpenAIProtocol", "openai_parameters", "parse_tool_calls"]
+__all__ = ["OpenAIProtocol", "openai_error_kind", "openai_parameters", "parse_tool_calls"]
 
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
@@ -44,6 +45,40 @@ _PASS = (
     "top_k",
     "max_tokens",
 )
+
+
+_VALIDATION_TYPES = frozenset(
+    {"invalid_request_error", "badrequesterror", "validation", "notfounderror"}
+)
+_GENERATION_TYPES = frozenset({"server_error", "internalservererror", "generation"})
+_OVERLOADED_TYPES = frozenset(
+    {"rate_limit_error", "rate_limit_exceeded", "overloaded", "serviceunavailableerror"}
+)
+
+
+def openai_error_kind(data: Any) -> str | None:
+    """``"validation"``, ``"generation"`` or ``"overloaded"`` for an OpenAI-style error body
+    (parsed JSON): OpenAI's and newer vLLM's ``{"error": {"message", "type", "code"}}``, older
+    vLLM's ``{"object": "error", "message", "type"}``; ``None`` when it is neither."""
+    if not isinstance(data, Mapping):
+        return None
+    inner = data.get("error")
+    if isinstance(inner, Mapping):
+        data = inner
+    elif data.get("object") != "error":
+        return None
+    for key in ("type", "code"):
+        value = data.get(key)
+        if not isinstance(value, str):
+            continue
+        value = value.lower()
+        if value in _VALIDATION_TYPES:
+            return "validation"
+        if value in _GENERATION_TYPES:
+            return "generation"
+        if value in _OVERLOADED_TYPES:
+            return "overloaded"
+    return None
 
 
 def openai_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
@@ -94,7 +129,9 @@ def _usage(data: Mapping[str, Any]) -> tuple[int | None, int | None]:
     usage = data.get("usage")
     if not isinstance(usage, Mapping):
         return None, None
-    return int_or_none(usage.get("prompt_tokens")), int_or_none(usage.get("completion_tokens"))
+    prompt_tokens = int_or_none(usage.get("prompt_tokens"))
+    # A prompt is never empty: TGI's Messages API says 0 when it did not count (unknown).
+    return prompt_tokens or None, int_or_none(usage.get("completion_tokens"))
 
 
 class _ChatStream(StreamParser):
@@ -121,7 +158,8 @@ class _ChatStream(StreamParser):
         if "error" in data:
             err = data["error"]
             msg = err.get("message") if isinstance(err, Mapping) else err
-            raise ProtocolError(f"The Space reported: {msg}", kind="app")
+            kind = openai_error_kind(data) or tgi_error_kind(data) or "app"
+            raise ProtocolError(f"The Space reported: {msg}", kind=kind)
         if data.get("usage"):
             self.tokens = _usage(data)
         choices = data.get("choices")

@@ -23,7 +23,7 @@ from langchain_hf_spaces.protocols._base import (
 from langchain_hf_spaces.protocols._sse import SSEEvent
 from langchain_hf_spaces.protocols.generate import parse_generated_text, strip_echo
 
-__all__ = ["TGIProtocol", "tgi_parameters"]
+__all__ = ["TGIProtocol", "tgi_error_kind", "tgi_parameters"]
 
 MAX_STOP_SEQUENCES = 4
 _TGI_PARAMETERS = (
@@ -48,8 +48,36 @@ _TGI_PARAMETERS = (
 )
 
 
+_ERROR_KINDS = {
+    "validation": "validation",
+    "template_error": "validation",
+    "tool_error": "validation",
+    "tokenizer": "validation",
+    "generation": "generation",
+    "incomplete_generation": "generation",
+    "overloaded": "overloaded",
+}
+"""TGI's ``error_type`` values (``router/src/infer``) and what each means for the caller:
+``validation`` (the request is wrong: fix it), ``generation`` (the model failed: a server
+failure, worth a retry), ``overloaded`` (busy: retry later)."""
+
+
+def tgi_error_kind(data: Any) -> str | None:
+    """``"validation"``, ``"generation"`` or ``"overloaded"`` for a TGI error body
+    ``{"error", "error_type"}`` (parsed JSON), else ``None``."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("error_type"), str):
+        return None
+    return _ERROR_KINDS.get(data["error_type"].lower())
+
+
 def tgi_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
-    """Our validated parameters in TGI's terms (TGI rejects temperature 0 and top_p 1)."""
+    """Our validated parameters in TGI's terms: nothing TGI's router refuses is sent.
+
+    TGI wants ``temperature > 0``, ``0 < top_p < 1``, ``0 < typical_p < 1`` and ``top_k > 0``
+    (``router/src/validation.rs``). So ``temperature: 0`` means greedy decoding (the
+    temperature is left out and ``do_sample: false`` sent), and the values that mean "no
+    filtering" (``top_p: 1``, ``typical_p: 1``, ``top_k: 0``) are left out.
+    """
     out: dict[str, Any] = {}
     for name, value in parameters.items():
         if name not in _TGI_PARAMETERS:
@@ -61,8 +89,9 @@ def tgi_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
     if out.get("temperature") == 0:
         del out["temperature"]
         out["do_sample"] = False
-    if out.get("top_p") == 1:
-        del out["top_p"]
+    for name, neutral in (("top_p", 1), ("typical_p", 1), ("top_k", 0)):
+        if name in out and (out[name] is None or out[name] == neutral):
+            del out[name]
     stops = out.get("stop")
     if stops and len(stops) > MAX_STOP_SEQUENCES:
         raise ProtocolError(
@@ -90,7 +119,7 @@ class _TGIStream(StreamParser):
         if not isinstance(data, Mapping):
             raise ProtocolError("A stream event is not a JSON object.", event.data)
         if "error" in data:
-            kind = "overloaded" if data.get("error_type") == "overloaded" else "app"
+            kind = tgi_error_kind(data) or "app"
             raise ProtocolError(f"The Space reported: {data['error']}", kind=kind)
         token = data.get("token")
         text = ""
