@@ -210,8 +210,9 @@ def cut_at_markers(text: str, markers: Sequence[str]) -> tuple[str, bool]:
 class MarkerCutter:
     """Cut a stream of text pieces at the first of ``markers``, holding back only what must be.
 
-    A marker may arrive split across pieces; up to ``len(longest marker) - 1`` characters are
-    held back until it is clear they do not start one.
+    A marker may arrive split across pieces: only a tail of the text that is the start of a
+    marker is held back (at most ``len(longest marker) - 1`` characters), until it is clear
+    whether it becomes one.
     """
 
     __slots__ = ("_buffer", "_hold", "_markers", "done")
@@ -234,11 +235,16 @@ class MarkerCutter:
             self._buffer = ""
             self.done = True
             return kept
-        if self._hold <= 0:
-            out, self._buffer = self._buffer, ""
-            return out
-        out = self._buffer[: -self._hold] if len(self._buffer) > self._hold else ""
-        self._buffer = self._buffer[len(out) :]
+        # Hold back only a tail that could still become a marker (a marker's start), not a
+        # fixed width: the rest of the text is out as soon as it arrives.
+        buffer = self._buffer
+        keep = 0
+        for size in range(min(self._hold, len(buffer)), 0, -1):
+            tail = buffer[-size:]
+            if any(m.startswith(tail) for m in self._markers):
+                keep = size
+                break
+        out, self._buffer = buffer[: len(buffer) - keep], buffer[len(buffer) - keep :]
         return out
 
     def flush(self) -> str:

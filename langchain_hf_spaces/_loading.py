@@ -98,13 +98,39 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
 
 # ------------------------------------------------------------------------------------ the file
 def find_settings_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path | None:
-    """``path``, else ``$HF_SPACES_CONFIG``, else ``./hf-spaces.toml`` when it exists."""
+    """``path``, else ``$HF_SPACES_CONFIG``, else ``./hf-spaces.toml`` when it exists, else the
+    user's ``hf-spaces.toml`` (:func:`user_settings_file`) when it exists."""
     if path is not None:
         return Path(path)
     if env.get(CONFIG_ENV):
         return Path(env[CONFIG_ENV])
     local = Path.cwd() / C.CONFIG_FILE_NAME
-    return local if local.is_file() else None
+    if local.is_file():
+        return local
+    user = user_settings_file(env)
+    return user if user is not None and user.is_file() else None
+
+
+def user_settings_file(env: Mapping[str, str]) -> Path | None:
+    """Where the user's own settings file lives: ``$XDG_CONFIG_HOME/hf-spaces/hf-spaces.toml``
+    (``~/.config/hf-spaces/hf-spaces.toml`` by default, macOS included, as the ``hf`` and
+    ``gh`` CLIs do), ``%APPDATA%\\hf-spaces\\hf-spaces.toml`` on Windows. ``None`` when there
+    is no home directory to put it in."""
+    if os.name == "nt" and env.get("APPDATA"):
+        return Path(env["APPDATA"]) / "hf-spaces" / C.CONFIG_FILE_NAME
+    xdg = env.get("XDG_CONFIG_HOME", "")
+    if xdg and os.path.isabs(xdg):  # the XDG spec: a relative value is ignored
+        base = Path(xdg)
+    else:
+        home = env.get("HOME")
+        if home:
+            base = Path(home) / ".config"
+        else:
+            try:
+                base = Path.home() / ".config"
+            except RuntimeError:  # no home directory at all
+                return None
+    return base / "hf-spaces" / C.CONFIG_FILE_NAME
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

@@ -613,9 +613,10 @@ class SpacesSettings(BaseModel):
         """Load settings from the TOML file (if any) with the environment on top.
 
         The file is ``path``, else ``$HF_SPACES_CONFIG``, else ``./hf-spaces.toml`` when it
-        exists. Environment variables (``HF_SPACES_ENABLED``, ``HF_SPACES_DEFAULT_TIER``, and
-        ``HF_SPACES_<TIER>_<FIELD>`` for every :class:`SpaceConfig` field) override the file
-        field by field.
+        exists, else the user's ``~/.config/hf-spaces/hf-spaces.toml`` (``$XDG_CONFIG_HOME``
+        honoured; ``%APPDATA%`` on Windows) when it exists. Environment variables
+        (``HF_SPACES_ENABLED``, ``HF_SPACES_DEFAULT_TIER``, and ``HF_SPACES_<TIER>_<FIELD>`` for
+        every :class:`SpaceConfig` field) override the file field by field.
 
         Raises:
             SpaceConfigError: the file cannot be read or holds a key that is not a setting, an

@@ -62,6 +62,8 @@ def _no_saved_login(monkeypatch: pytest.MonkeyPatch, _empty_hf_home: Path) -> No
     saved token), and the other ambient-login variables and ``HF_ENDPOINT`` are unset.
     ``HF_TOKEN`` is left to each test (the ones that care clear or set it)."""
     monkeypatch.setenv("HF_HOME", str(_empty_hf_home))
+    # Nor this machine's ~/.config/hf-spaces/hf-spaces.toml (SpacesSettings.load() reads it).
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(_empty_hf_home / "xdg_config"))
     for name in AMBIENT_LOGIN_ENV:
         monkeypatch.delenv(name, raising=False)
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._loading import find_settings_file, user_settings_file
 from langchain_hf_spaces.cli._console import (
     EXIT_FAILED,
     EXIT_OK,
@@ -309,7 +310,14 @@ def _doctor_tier(
 def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSettings | None]:
     checks: list[Check] = []
     explicit = args.config or os.environ.get("HF_SPACES_CONFIG")
-    path = config_path(args)
+    # The file SpacesSettings.load() reads: --config, $HF_SPACES_CONFIG, ./hf-spaces.toml, or
+    # the user's ~/.config/hf-spaces/hf-spaces.toml.
+    found = find_settings_file(args.config or None, os.environ)
+    path = found if found is not None else config_path(args)
+    user = user_settings_file(os.environ)
+    where = (
+        " (the user's settings file)" if not explicit and user is not None and path == user else ""
+    )
     file_ok = True
     if not path.exists():
         if explicit:
@@ -327,7 +335,9 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
                 Check(
                     "settings file",
                     "warn",
-                    f"no {C.CONFIG_FILE_NAME} here; using HF_SPACES_* variables only",
+                    f"no {C.CONFIG_FILE_NAME} here"
+                    + (f" nor at {user}" if user is not None else "")
+                    + "; using HF_SPACES_* variables only",
                     f"Run `{PROG} init` to write one.",
                 )
             )
@@ -340,7 +350,7 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
             file_ok = False
         if raw is not None:
             version = raw.get("version", 0)
-            detail = f"{path} (version {version})"
+            detail = f"{path}{where} (version {version})"
             if isinstance(version, int) and version < C.CONFIG_FILE_VERSION:
                 checks.append(
                     Check(
