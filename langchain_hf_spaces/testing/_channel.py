@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import struct
 from collections.abc import Sequence
@@ -17,6 +18,8 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 __all__ = ["Channel", "ConnectionGone", "read_body"]
+
+logger = logging.getLogger("langchain_hf_spaces.testing")
 
 
 class ConnectionGone(Exception):
@@ -75,12 +78,20 @@ class Channel:
             }
         )
         limit = len(events) if cut is None else min(cut, len(events) - 1)
+        transport = _transport_of(self.send)
         for index, event in enumerate(events):
             if index >= limit:
                 await self.close(rst=False)
             if index and self.stream_delay > 0:
                 await self.pause(self.stream_delay)
             await self.send({"type": "http.response.body", "body": event, "more_body": True})
+            # Let the loop see a client that hung up (a client cutting a stream at a stop
+            # sequence is normal): stop there, quietly, instead of writing on into a closed
+            # socket (asyncio warns at every such write) until the events run out.
+            await asyncio.sleep(0)
+            if _gone(self.send, transport):
+                logger.debug("the client closed the stream after %d event(s)", index + 1)
+                raise ConnectionGone
         await self.send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def close(self, *, rst: bool) -> NoReturn:
@@ -118,6 +129,13 @@ async def read_body(receive: Receive) -> bytes | None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+def _gone(send: Send, transport: asyncio.Transport | None) -> bool:
+    """True once the client's connection is closed (or closing)."""
+    if getattr(getattr(send, "__self__", None), "disconnected", False):
+        return True
+    return transport is not None and transport.is_closing()
 
 
 def _transport_of(send: Send) -> asyncio.Transport | None:
