@@ -316,7 +316,7 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
     path = found if found is not None else config_path(args)
     user = user_settings_file(os.environ)
     where = (
-        " (the user's settings file)" if not explicit and user is not None and path == user else ""
+        "; the user's settings file" if not explicit and user is not None and path == user else ""
     )
     file_ok = True
     if not path.exists():
@@ -350,7 +350,7 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
             file_ok = False
         if raw is not None:
             version = raw.get("version", 0)
-            detail = f"{path}{where} (version {version})"
+            detail = f"{path} (version {version}{where})"
             if isinstance(version, int) and version < C.CONFIG_FILE_VERSION:
                 checks.append(
                     Check(

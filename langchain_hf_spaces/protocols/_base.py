@@ -84,8 +84,9 @@ class ProtocolError(Exception):
 
     ``kind`` is ``"format"`` (not what the protocol promises), ``"app"`` (the Space's app
     reported an error), ``"overloaded"`` (the Space is busy: queue full), ``"quota"`` (a ZeroGPU
-    quota is spent; ``details`` has the seconds) or ``"input"`` (the Space rejected the input, or
-    cannot take this kind of input).
+    quota is spent; ``details`` has the seconds), ``"input"`` (the Space rejected the input, or
+    cannot take this kind of input), ``"validation"`` (a server's own validation refused the
+    request: TGI's ``error_type``) or ``"generation"`` (the model failed while generating).
     """
 
     def __init__(
