@@ -444,8 +444,9 @@ def exchange(
                 yield sleep
                 continue
             if queue_full:  # Gradio's queue or TGI's: the Space works, it is busy
+                what = " is overloaded" if kind == "overloaded" else "'s queue is full"
                 raise SpaceRateLimitError(
-                    f"The Space is overloaded (HTTP {status}) after {attempts} attempt(s){detail}.",
+                    f"The Space{what} (HTTP {status}) after {attempts} attempt(s){detail}.",
                     hint="Retry later, raise max_retries, or raise the app's queue max_size.",
                     tier=tier,
                     url=space_url,

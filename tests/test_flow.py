@@ -340,8 +340,9 @@ def test_a_stream_past_the_size_cap_is_cut() -> None:
 
 
 def test_an_app_error_inside_a_stream_is_typed() -> None:
+    # TGI's error_type "generation" is a server failure, not a problem with the request.
     err = b'data: {"error": "CUDA out of memory", "error_type": "generation"}\n\n'
-    with pytest.raises(SpaceResponseError, match="CUDA out of memory"):
+    with pytest.raises(SpaceUnavailableError, match="CUDA out of memory"):
         Script([[err]]).run(text_call(core(protocol="tgi"), stream=True))
 
 
