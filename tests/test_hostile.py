@@ -338,3 +338,56 @@ def test_closing_works_after_the_event_loop_is_gone(space: LocalSpace) -> None:
         assert asyncio.run(model.ainvoke("Hello"))
         asyncio.run(model.aclose())
         model.close()
+
+
+# ------------------------------------------------------------------ SSE decoding (#4)
+def _within(seconds: float, fn: Any) -> Any:
+    """``fn()``, or a failure when it has not returned before the deadline (a hang guard)."""
+    import threading
+
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert out, f"still decoding after {seconds} s"
+    return out[0]
+
+
+@pytest.mark.parametrize("blank", [b"\n", b"\r", b"\r\n", b": ping\n"])
+def test_a_megabyte_of_blank_lines_decodes_in_one_pass(blank: bytes) -> None:
+    from langchain_hf_spaces.protocols import SSEDecoder, SSEEvent
+
+    data = blank * (4 * 1024 * 1024 // len(blank)) + b"event: complete\ndata: [1]\n\n"
+    events = _within(10, lambda: SSEDecoder().feed(data))  # 15 s per MiB before: quadratic
+    assert events == [SSEEvent("complete", "[1]")]
+
+
+def test_blank_lines_before_a_stream_change_nothing() -> None:
+    from tests.test_flow import tgi_events
+
+    events = b"\n" * (1024 * 1024) + b"".join(tgi_events("one ", "two"))
+    reply = response("200 OK", events, content_type="text/event-stream")
+    with HostileServer([reply]) as srv:
+        chunks = list(client(srv.url, protocol="tgi").stream("Hello"))
+    assert "".join(chunks) == "one two"
+
+
+@pytest.mark.parametrize("line", [b": " + b"x" * (5 << 20), b"event: " + b"x" * (5 << 20)])
+def test_a_huge_stream_line_is_a_typed_error(line: bytes) -> None:
+    reply = response("200 OK", line + b"\n\n", content_type="text/event-stream")
+    with HostileServer([reply]) as srv:
+        with pytest.raises(SpaceResponseError, match="longer than") as caught:
+            list(client(srv.url, protocol="tgi").stream("Hello"))
+        report = client(srv.url, protocol="tgi").test_connection()
+    assert caught.value.url == srv.url and "x" * 300 not in str(caught.value)
+    assert not report.ok and report.error_type == "SpaceResponseError" and report.hint
+
+
+def test_one_huge_event_is_a_typed_error() -> None:
+    from langchain_hf_spaces.protocols import SSEDecoder
+    from langchain_hf_spaces.protocols._sse import SSEError
+
+    decoder = SSEDecoder(max_event_bytes=1000)
+    decoder.feed(b"data: " + b"x" * 600 + b"\n")
+    with pytest.raises(SSEError, match="event longer than 1000"):
+        decoder.feed(b"data: " + b"x" * 600 + b"\n")
