@@ -33,7 +33,12 @@ from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
 from langchain_hf_spaces._constants import TEST_CONNECTION_MAX_NEW_TOKENS, VERSION
 from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, space_host, stage_error
-from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
+from langchain_hf_spaces._inputs import (
+    json_problem,
+    render_prompt,
+    validate_parameters,
+    validate_prompt,
+)
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
 from langchain_hf_spaces._policy import (
     AUTH_HEADERS,
@@ -227,10 +232,19 @@ class SpaceCore:
                 raise SpaceInputError(
                     f"messages[{i}] must be a dict with a 'role'.", tier=self.tier, url=url
                 )
+            problem = json_problem(m)
+            if problem is not None:
+                raise SpaceInputError(
+                    f"messages[{i}] holds {problem}: messages must be JSON data (str, numbers, "
+                    "lists and dicts of those).",
+                    tier=self.tier,
+                    url=url,
+                    hint="Pass text content (or OpenAI content parts) in each message.",
+                )
             out.append(dict(m))
         try:
             size = len(json.dumps(out, ensure_ascii=False))
-        except (TypeError, ValueError, RecursionError):
+        except (TypeError, ValueError, RecursionError):  # pragma: no cover - checked above
             raise SpaceInputError(
                 "messages must be JSON data (str, numbers, lists and dicts of those).",
                 tier=self.tier,

@@ -39,6 +39,16 @@ def _read_schema(path: str) -> Any:
         ) from None
 
 
+def printable(text: str) -> str:
+    """``text`` as it can be written: a lone surrogate a Space sent (``"\\ud800"`` in its JSON)
+    becomes U+FFFD instead of crashing the output; a split pair is joined back."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
 def _dump_structured(value: Any) -> str:
     data = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
     return json.dumps(data, indent=2, ensure_ascii=False)
@@ -73,7 +83,7 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
                 prompt, schema, tier=args.tier, context=context, **params
             )
             progress.finish()
-            console.print(_dump_structured(result))
+            console.print(printable(_dump_structured(result)))
             return EXIT_OK
         if args.variations is not None:
             with warnings.catch_warnings(record=True) as caught:
@@ -85,9 +95,9 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
             for warning in caught:
                 console.note(f"warning: {warning.message}")
             if args.json:
-                console.print(json.dumps(texts, indent=2, ensure_ascii=False))
+                console.print(printable(json.dumps(texts, indent=2, ensure_ascii=False)))
             else:
-                console.print(_numbered(texts))
+                console.print(printable(_numbered(texts)))
             return EXIT_OK
         answer: SpaceAnswer | None = None
         if args.stream:
@@ -95,7 +105,7 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
             for chunk in space.stream_chunks(prompt, context=context, **params):
                 if chunk.text:
                     progress.finish()
-                    console.out.write(chunk.text)
+                    console.out.write(printable(chunk.text))
                     console.out.flush()
                 if chunk.answer is not None:
                     answer = chunk.answer
@@ -104,15 +114,14 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
             answer = spaces.complete(prompt, args.tier, context, **params)
             progress.finish()
             if args.json:
-                console.print(
-                    json.dumps(
-                        {"text": answer.text, "metadata": answer.metadata},
-                        indent=2,
-                        ensure_ascii=False,
-                    )
+                dumped = json.dumps(
+                    {"text": answer.text, "metadata": answer.metadata},
+                    indent=2,
+                    ensure_ascii=False,
                 )
+                console.print(printable(dumped))
             else:
-                console.print(answer.text)
+                console.print(printable(answer.text))
         if args.verbose and answer is not None:
             meta = answer.metadata
             console.note(
