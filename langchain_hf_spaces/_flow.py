@@ -35,6 +35,7 @@ from langchain_hf_spaces._constants import TEST_CONNECTION_MAX_NEW_TOKENS, VERSI
 from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, space_host, stage_error
 from langchain_hf_spaces._inputs import (
     json_problem,
+    printable,
     render_prompt,
     validate_parameters,
     validate_prompt,
@@ -370,6 +371,22 @@ class SpaceCore:
             reasoning=gen.reasoning,
         )
 
+    def unexpected(self, exc: Exception) -> HFSpacesError:
+        """A failure that is not one of ours (a bug), as Test Connection reports it: typed,
+        with the token redacted, so the report never raises."""
+        try:
+            token = self._token()
+        except SpaceConfigError:
+            token = None
+        detail = redact(f"{type(exc).__name__}: {exc}"[:300], (token,) if token else ()) or ""
+        return SpaceResponseError(
+            f"Test Connection failed unexpectedly ({detail}).",
+            tier=self.tier,
+            url=self.config.url,
+            hint="This looks like a bug in langchain-hf-spaces: please report it with the "
+            "Space's answer (`hf-spaces --debug doctor`).",
+        )
+
     def report(
         self,
         answer: SpaceAnswer | None,
@@ -394,7 +411,7 @@ class SpaceCore:
                 auth_ok=True,
                 format_ok=True,
                 latency=answer.latency,
-                sample=answer.text[:80],
+                sample=printable(answer.text[:80]),
                 notes=notes,
                 **base,
             )
@@ -406,12 +423,15 @@ class SpaceCore:
             reachable=reachable,
             auth_ok=reachable and not isinstance(exc, SpaceAuthError),
             format_ok=False,
-            error=exc.message,
+            error=printable(exc.message),
             error_type=type(exc).__name__,
-            hint=exc.hint,
+            hint=printable(exc.hint or _GENERIC_HINT),
             notes=notes,
             **base,
         )
+
+
+_GENERIC_HINT = "Check the Space's URL, protocol and logs, then run `hf-spaces doctor`."
 
 
 class TextCall:

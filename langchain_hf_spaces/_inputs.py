@@ -18,6 +18,7 @@ __all__ = [
     "CONTEXT_CLOSE",
     "CONTEXT_OPEN",
     "json_problem",
+    "printable",
     "render_prompt",
     "validate_parameters",
     "validate_prompt",
@@ -172,6 +173,16 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
                 return problem
         return None
     return f"a value of type {type(value).__name__}"
+
+
+def printable(text: str) -> str:
+    """``text`` as it can be written out: a lone surrogate a Space sent (``"\\ud800"`` in its
+    JSON) becomes U+FFFD instead of crashing the output; a split pair is joined back."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def render_prompt(

@@ -391,3 +391,52 @@ def test_one_huge_event_is_a_typed_error() -> None:
     decoder.feed(b"data: " + b"x" * 600 + b"\n")
     with pytest.raises(SSEError, match="event longer than 1000"):
         decoder.feed(b"data: " + b"x" * 600 + b"\n")
+
+
+# ------------------------------------------------------------------ Test Connection (#17)
+from tests.support.hostile import HOSTILE_ANSWERS  # noqa: E402
+
+PROBE: dict[str, Any] = {**FAST, "read_timeout": 0.5, "connect_timeout": 1.0}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_ANSWERS))
+def test_test_connection_reports_every_hostile_answer(name: str) -> None:
+    """Never raises, never hangs: a failed report with a hint, the same from both clients."""
+    from langchain_hf_spaces import SpacesClient, SpacesSettings
+
+    with HostileServer([HOSTILE_ANSWERS[name]]) as srv:
+        report = _within(30, lambda: client(srv.url, **PROBE).test_connection())
+        settings = SpacesSettings(tiers={"base": SpaceConfig(url=srv.url, token=TOKEN, **PROBE)})
+        with SpacesClient(settings) as spaces:
+            reports = _within(30, lambda: spaces.test_connection())
+    for got in (report, *reports):
+        assert not got.ok and got.error_type and got.error and got.hint, got
+        assert got.url == srv.url and TOKEN not in str(got)
+    assert [r.error_type for r in reports] == [report.error_type]
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_ANSWERS))
+def test_doctor_reports_every_hostile_answer(tmp_path: Any, name: str) -> None:
+    from tests.test_cli import run
+
+    env = {f"HF_SPACES_BASE_{k.upper()}": str(v) for k, v in PROBE.items()}
+    with HostileServer([HOSTILE_ANSWERS[name]]) as srv:
+        env.update(HF_SPACES_BASE_URL=srv.url, HF_SPACES_BASE_TOKEN=TOKEN)
+        done = run("doctor", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 of 1 tier(s) failed." in done.stdout and "hint:" in done.stdout
+    assert "Traceback" not in done.stderr and "unexpected" not in done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+
+
+def test_test_connection_reports_even_a_bug_without_raising(
+    space: LocalSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError(f"internal state with {TOKEN}")
+
+    monkeypatch.setattr(SpaceClient, "complete", broken)
+    report = SpaceClient(SpaceConfig(url=space.url, token=TOKEN)).test_connection()
+    assert not report.ok and report.error_type == "SpaceResponseError"
+    assert "KeyError" in (report.error or "") and "bug" in (report.hint or "")
+    assert TOKEN not in str(report)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from langchain_hf_spaces._inputs import printable
 from langchain_hf_spaces.cli._console import EXIT_OK, Console, UsageError, wait_progress
 from langchain_hf_spaces.cli._options import generation_parameters, load_settings, parse_context
 from langchain_hf_spaces.client import SpaceAnswer, SpacesClient
@@ -37,16 +38,6 @@ def _read_schema(path: str) -> Any:
             f"the schema file {path!r} is not JSON: {exc}.",
             hint='Write the schema as JSON, e.g. {"title": "string", "pros": "string[]"}.',
         ) from None
-
-
-def printable(text: str) -> str:
-    """``text`` as it can be written: a lone surrogate a Space sent (``"\\ud800"`` in its JSON)
-    becomes U+FFFD instead of crashing the output; a split pair is joined back."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
 
 
 def _dump_structured(value: Any) -> str:
