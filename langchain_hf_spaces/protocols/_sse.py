@@ -78,7 +78,7 @@ class SSEDecoder:
                 self._pending, self._pending_len = [], 0
             elif line in _BLANK and not (self._data or self._event):
                 continue  # nothing to dispatch: the common run of blank lines costs nothing
-            if len(line) > self._limit + 2:
+            if len(line) > self._limit and len(line.rstrip(b"\r\n")) > self._limit:
                 raise self._too_long("line")
             if line[:1] == b":":
                 continue  # a comment (a heartbeat): never decoded
