@@ -440,3 +440,11 @@ def test_test_connection_reports_even_a_bug_without_raising(
     assert not report.ok and report.error_type == "SpaceResponseError"
     assert "KeyError" in (report.error or "") and "bug" in (report.hint or "")
     assert TOKEN not in str(report)
+
+
+@pytest.mark.parametrize("protocol", ["generate", "tgi", "openai"])
+def test_a_5000_digit_number_in_an_answer_is_a_typed_error_saying_so(protocol: str) -> None:
+    body = b'{"generated_text": 1, "choices": [], "usage": {"prompt_tokens": ' + b"9" * 5000
+    reply = response("200 OK", body + b"}}")
+    with HostileServer([reply]) as srv, pytest.raises(SpaceResponseError, match="4300 digits"):
+        client(srv.url, protocol=protocol, model="m").complete("Hello")
