@@ -49,6 +49,9 @@ DEFAULT_WAKE_POLL_INTERVAL = 0.5
 within this much)."""
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PROMPT_CHARS = 200_000
+MAX_SSE_EVENT_BYTES = 4 * 1024 * 1024
+"""The longest line, and the most data in one event, an answer stream may send (a streamed
+answer comes in many events; a whole answer in one event is far smaller than this)."""
 DEFAULT_MAX_REDIRECTS = 5
 
 DEFAULT_MAX_CONNECTIONS = 100

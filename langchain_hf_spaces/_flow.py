@@ -33,7 +33,13 @@ from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
 from langchain_hf_spaces._constants import TEST_CONNECTION_MAX_NEW_TOKENS, VERSION
 from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, space_host, stage_error
-from langchain_hf_spaces._inputs import render_prompt, validate_parameters, validate_prompt
+from langchain_hf_spaces._inputs import (
+    json_problem,
+    printable,
+    render_prompt,
+    validate_parameters,
+    validate_prompt,
+)
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
 from langchain_hf_spaces._policy import (
     AUTH_HEADERS,
@@ -228,10 +234,19 @@ class SpaceCore:
                 raise SpaceInputError(
                     f"messages[{i}] must be a dict with a 'role'.", tier=self.tier, url=url
                 )
+            problem = json_problem(m)
+            if problem is not None:
+                raise SpaceInputError(
+                    f"messages[{i}] holds {problem}: messages must be JSON data (str, numbers, "
+                    "lists and dicts of those).",
+                    tier=self.tier,
+                    url=url,
+                    hint="Pass text content (or OpenAI content parts) in each message.",
+                )
             out.append(dict(m))
         try:
             size = len(json.dumps(out, ensure_ascii=False))
-        except (TypeError, ValueError, RecursionError):
+        except (TypeError, ValueError, RecursionError):  # pragma: no cover - checked above
             raise SpaceInputError(
                 "messages must be JSON data (str, numbers, lists and dicts of those).",
                 tier=self.tier,
@@ -387,6 +402,22 @@ class SpaceCore:
             reasoning=gen.reasoning,
         )
 
+    def unexpected(self, exc: Exception) -> HFSpacesError:
+        """A failure that is not one of ours (a bug), as Test Connection reports it: typed,
+        with the token redacted, so the report never raises."""
+        try:
+            token = self._token()
+        except SpaceConfigError:
+            token = None
+        detail = redact(f"{type(exc).__name__}: {exc}"[:300], (token,) if token else ()) or ""
+        return SpaceResponseError(
+            f"Test Connection failed unexpectedly ({detail}).",
+            tier=self.tier,
+            url=self.config.url,
+            hint="This looks like a bug in langchain-hf-spaces: please report it with the "
+            "Space's answer (`hf-spaces --debug doctor`).",
+        )
+
     def report(
         self,
         answer: SpaceAnswer | None,
@@ -411,7 +442,7 @@ class SpaceCore:
                 auth_ok=True,
                 format_ok=True,
                 latency=answer.latency,
-                sample=answer.text[:80],
+                sample=printable(answer.text[:80]),
                 notes=notes,
                 **base,
             )
@@ -423,12 +454,15 @@ class SpaceCore:
             reachable=reachable,
             auth_ok=reachable and not isinstance(exc, SpaceAuthError),
             format_ok=False,
-            error=exc.message,
+            error=printable(exc.message),
             error_type=type(exc).__name__,
-            hint=exc.hint,
+            hint=printable(exc.hint or _GENERIC_HINT),
             notes=notes,
             **base,
         )
+
+
+_GENERIC_HINT = "Check the Space's URL, protocol and logs, then run `hf-spaces doctor`."
 
 
 class TextCall:

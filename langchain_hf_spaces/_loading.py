@@ -425,6 +425,35 @@ def clean_token(value: str | None, where: str) -> str | None:
     return token
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+_TOKEN_LIKE = re.compile(r"(hf_|api_org_)[A-Za-z0-9]{8,}", re.ASCII)
+
+
+def check_env_name(value: Any, where: str = "token_env") -> Any:
+    """``value`` if it can name an environment variable; else a :class:`SpaceConfigError` that
+    never shows it: a token pasted where a variable's name goes must not be echoed, stored or
+    printed (``hf_...``, or anything that is not a name: a space, a dash, a control character).
+    Non-strings pass through, for the field's own type check."""
+    if not isinstance(value, str):
+        return value
+    mixed = (
+        len(value) >= 30
+        and any(c.islower() for c in value)
+        and any(c.isupper() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+    if _ENV_NAME.fullmatch(value) and not (_TOKEN_LIKE.fullmatch(value) or mixed):
+        return value
+    looks = _TOKEN_LIKE.match(value.strip()) or mixed or len(value) >= 30
+    raise SpaceConfigError(
+        f"{where} must be the name of an environment variable, such as HF_TOKEN"
+        + (", not the token itself" if looks else "")
+        + " (the value is not shown).",
+        hint="Put the token in an environment variable (export ACME_TOKEN=hf_...) and give "
+        "that variable's name.",
+    )
+
+
 def _clean_token(token: str | None, where: str = "the saved login") -> str | None:
     # huggingface_hub's cleaning (no line breaks, no surrounding blanks), then our check.
     if token is None:

@@ -233,6 +233,8 @@ def exchange(
     notes: list[str] = []
 
     def err(cls: type[HFSpacesError], message: str, **kw: Any) -> HFSpacesError:
+        # A Location (or any text of the answer) may echo the credentials: never shown.
+        message = redact(message, _secrets_in(headers)) or message
         return cls(message, tier=tier, url=space_url, **kw)
 
     def retry(
@@ -325,6 +327,13 @@ def exchange(
                 raise err(
                     SpaceResponseError, f"Redirect ({status}) to an invalid URL {location[:200]!r}."
                 ) from None
+            if any(secret in target for secret in _secrets_in(headers)):
+                raise err(
+                    SpaceResponseError,
+                    f"Refusing a redirect ({status}) to a URL that carries the token "
+                    f"({target[:200]!r}).",
+                    hint="The Space echoed the credentials into a Location; ask its owner.",
+                )
             if target_origin[0] not in ("http", "https") or not target_origin[1]:
                 raise err(SpaceResponseError, f"Redirect to a non-http URL {target[:200]!r}.")
             if current_url.startswith("https://") and target_origin[0] == "http":
@@ -343,7 +352,8 @@ def exchange(
                 notes.append("redirected to another host; the token was not sent there")
             if status == 303:
                 method, body = "GET", None  # RFC 9110: "See Other" is fetched with GET
-            logger.debug("Space %s (tier %s): redirect %d to %s", space_url, tier, status, target)
+            shown = redact(target, _secrets_in(headers))
+            logger.debug("Space %s (tier %s): redirect %d to %s", space_url, tier, status, shown)
             current_url = target
             attempts -= 1
             continue

@@ -308,6 +308,8 @@ class SpaceClient:
             answer = client.complete(C.TEST_CONNECTION_PROMPT, **client._core.probe_parameters())
         except HFSpacesError as exc:
             return client._core.report(None, exc, runtime)
+        except Exception as exc:  # Test Connection promises never to raise (a bug included)
+            return client._core.report(None, client._core.unexpected(exc), runtime)
         return client._core.report(answer, None, client._core.hub_runtime(runtime))
 
     def _probe_client(self, wake_timeout: float | None) -> SpaceClient:
@@ -453,6 +455,8 @@ class SpaceClient:
             answer = await client.acomplete(C.TEST_CONNECTION_PROMPT, **probe)
         except HFSpacesError as exc:
             return client._core.report(None, exc, runtime)
+        except Exception as exc:  # Test Connection promises never to raise (a bug included)
+            return client._core.report(None, client._core.unexpected(exc), runtime)
         return client._core.report(answer, None, client._core.hub_runtime(runtime))
 
     async def aclose(self) -> None:

@@ -74,6 +74,8 @@ TokenProvider = Callable[[], "str | None"]
 """A callable consulted before every request for the current token (token rotation)."""
 
 _SECRET_FIELDS = {"token"}
+_HIDDEN_VALUES = {"token", "token_env"}
+"""Fields whose values an error never shows (a token may have been pasted into either)."""
 _BOOL: TypeAdapter[bool] = TypeAdapter(bool)
 KNOWN_PROTOCOLS: tuple[str, ...] = ("generate", "tgi", "gradio", "openai", "auto")
 HUB_ENDPOINT = "https://huggingface.co"
@@ -433,12 +435,11 @@ class SpaceConfig(BaseModel):
             return clean_token(value, "token")
         return value
 
-    @field_validator("token_env")
+    @field_validator("token_env", mode="before")
     @classmethod
-    def _check_token_env(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ValueError("must be an environment variable name")
-        return value
+    def _check_token_env(cls, value: Any) -> Any:
+        # A token pasted here is refused without being shown (nor kept, nor in the repr).
+        return _loading.check_env_name(value)
 
     def updated(self, **changes: Any) -> SpaceConfig:
         """A validated copy with ``changes``; a token provider is kept unless ``token`` changes.
@@ -718,14 +719,19 @@ def _config_error(exc: ValidationError, model: str, fields: Mapping[str, Any]) -
             guess = closest(loc[-1], fields)
             msg += f" (did you mean {guess!r}?)" if guess else f" (the fields: {', '.join(fields)})"
         value = err.get("input")
-        if loc and not _SECRET_FIELDS.intersection(loc) and isinstance(value, (str, int, float)):
-            shown = repr(value)
-            if len(shown) > 80:
-                shown = shown[:80] + "..."
-            parts.append(f"{field}={shown}: {msg}")
+        if loc and not _HIDDEN_VALUES.intersection(loc) and isinstance(value, (str, int, float)):
+            parts.append(f"{field}={_shown(value)}: {msg}")
         else:
             parts.append(f"{field}: {msg}" if field else msg)
     return SpaceConfigError(f"invalid {model}: " + "; ".join(parts) + ".", tier=tier)
+
+
+def _shown(value: str | int | float) -> str:
+    """A value for an error message, at most 80 characters (a 5000-digit int included)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"<an integer of about {int(value.bit_length() * 0.30103)} digits>"
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:80] + "..."
 
 
 def _schema() -> _loading.Schema:

@@ -6,6 +6,8 @@ another exception. ``make fuzz`` runs them with 2,000+ examples each (profile ``
 from __future__ import annotations
 
 import json
+import os
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from langchain_hf_spaces import SchemaError, SpaceConfig, SpaceConfigError, normalize_space_url
 from langchain_hf_spaces._policy import is_waking, parse_retry_after
+from langchain_hf_spaces._stream import StreamCut
 from langchain_hf_spaces._structured import StructuredParseError, parse_structured
 from langchain_hf_spaces.protocols import (
     PROTOCOLS,
@@ -239,3 +242,125 @@ def test_waking_detection(status: int, body: bytes, ctype: str) -> None:
     waking, estimate = is_waking(status, {"content-type": ctype}, body)
     assert isinstance(waking, bool)
     assert estimate is None or estimate >= 0
+
+
+# ------------------------------------------------- the stream reader at adversarial sizes (#14)
+# `make fuzz` (HYPOTHESIS_PROFILE=fuzz) makes the runs 32 times longer.
+SCALE = 32 if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else 1
+_pieces = st.sampled_from(
+    [b"\n", b"\r", b"\r\n", b": ping\n", b"data: x\n", b"data:y\r\n", b"event: e\r", b"id: 7\n"]
+)
+adversarial_sse = st.lists(
+    st.one_of(
+        st.tuples(_pieces, st.integers(1, 2000 * SCALE)).map(lambda p: p[0] * p[1]),
+        st.integers(0, 3000 * SCALE).map(lambda n: b"data: " + b"z" * n + b"\n"),
+        st.binary(max_size=40),
+    ),
+    max_size=6,
+).map(b"".join)
+
+
+def _oracle(data: bytes) -> list[SSEEvent]:
+    """The WHATWG rules written the plain way, on the whole stream at once."""
+    lines = re.split(rb"\r\n|\r|\n", data)
+    events, name, chunks, last_id = [], "", [], None
+    for raw in [*lines, b""]:
+        line = raw.decode("utf-8", "replace")
+        if not line:
+            if chunks or name:
+                events.append(SSEEvent(name or "message", "\n".join(chunks), last_id))
+            name, chunks = "", []
+            continue
+        if line.startswith(":"):
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "data":
+            chunks.append(value)
+        elif field == "event":
+            name = value
+        elif field == "id" and "\0" not in value:
+            last_id = value
+    return events
+
+
+def _split(data: bytes, cuts: list[int]) -> list[bytes]:
+    marks = sorted({c % (len(data) + 1) for c in cuts})
+    return [data[a:b] for a, b in zip([0, *marks], [*marks, len(data)], strict=True)]
+
+
+@given(data=adversarial_sse, cuts=st.lists(st.integers(0, 1 << 30), max_size=40))
+def test_sse_decoding_at_adversarial_sizes_matches_the_plain_rules(
+    data: bytes, cuts: list[int]
+) -> None:
+    decoder = SSEDecoder()
+    got = [e for piece in _split(data, cuts) for e in decoder.feed(piece)] + decoder.flush()
+    assert got == _oracle(data)
+
+
+@given(
+    tokens=st.lists(st.text(max_size=8), min_size=1, max_size=8),
+    noise=st.lists(
+        st.tuples(
+            _pieces.filter(lambda p: p.strip(b"\r\n") in (b"", b": ping")),
+            st.integers(1, 500 * SCALE),
+        ),
+        max_size=8,
+    ),
+    cuts=st.lists(st.integers(0, 1 << 30), max_size=30),
+)
+def test_the_stream_reader_gives_the_same_deltas_however_the_bytes_are_cut(
+    tokens: list[str], noise: list[tuple[bytes, int]], cuts: list[int]
+) -> None:
+    from langchain_hf_spaces._stream import StreamReader
+
+    events = [
+        b"data: " + json.dumps({"token": {"text": t, "special": False}}).encode() + b"\n\n"
+        for t in tokens
+    ]
+    final = {"token": {"text": "", "special": True}, "generated_text": "".join(tokens)}
+    events.append(b"data: " + json.dumps(final).encode() + b"\n\n")
+    for i, (blank, n) in enumerate(noise):  # blank lines and heartbeats between the events
+        events.insert(i % len(events), blank * n)
+    data = b"".join(events)
+    reader = StreamReader(PROTOCOLS["tgi"](CONFIG).stream_parser(prompt=""), max_bytes=1 << 30)
+    deltas = [d for piece in _split(data, cuts) for d in reader.feed(piece)]
+    deltas += [] if reader.done else reader.end()
+    assert "".join(deltas) == "".join(tokens) and reader.result().text == "".join(tokens)
+
+
+@given(
+    sizes=st.lists(st.integers(0, 3000 * SCALE), min_size=1, max_size=5),
+    kind=st.sampled_from([b"data: ", b": ", b"event: ", b""]),
+    cuts=st.lists(st.integers(0, 1 << 30), max_size=20),
+    limit=st.integers(16, 4000),
+)
+def test_huge_lines_stay_bounded_and_give_a_typed_error(
+    sizes: list[int], kind: bytes, cuts: list[int], limit: int
+) -> None:
+    from langchain_hf_spaces._stream import StreamReader
+    from langchain_hf_spaces.protocols._sse import SSEError
+
+    data = b"".join(kind + b"q" * n + b"\n" for n in sizes) + b"\n"
+    total = sum(n + 1 for n in sizes) if kind == b"data: " else 0  # one event's data
+    decoder = SSEDecoder(max_event_bytes=limit)
+    try:
+        for piece in _split(data, cuts):
+            for event in decoder.feed(piece):
+                assert len(event.data) <= limit
+            assert decoder._pending_len <= limit  # a partial line never grows past the cap
+        decoder.flush()
+    except SSEError as exc:
+        assert "longer than" in str(exc)
+        assert max(sizes) + len(kind) > limit or total > limit  # only past a cap
+    else:
+        assert max(sizes) + len(kind) <= limit and total <= limit
+    # The reader turns it into the protocol's typed error (SpaceResponseError for users).
+    reader = StreamReader(PROTOCOLS["tgi"](CONFIG).stream_parser(prompt=""), max_bytes=1 << 30)
+    reader._decoder = SSEDecoder(max_event_bytes=limit)
+    try:
+        for piece in _split(data, cuts):
+            reader.feed(piece)
+        reader.end()
+    except (ProtocolError, StreamCut):
+        pass

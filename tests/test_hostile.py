@@ -338,3 +338,116 @@ def test_closing_works_after_the_event_loop_is_gone(space: LocalSpace) -> None:
         assert asyncio.run(model.ainvoke("Hello"))
         asyncio.run(model.aclose())
         model.close()
+
+
+# ------------------------------------------------------------------ SSE decoding (#4)
+def _within(seconds: float, fn: Any) -> Any:
+    """``fn()``, or a failure when it has not returned before the deadline (a hang guard)."""
+    import threading
+
+    out: list[Any] = []
+    worker = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert out, f"still decoding after {seconds} s"
+    return out[0]
+
+
+@pytest.mark.parametrize("blank", [b"\n", b"\r", b"\r\n", b": ping\n"])
+def test_a_megabyte_of_blank_lines_decodes_in_one_pass(blank: bytes) -> None:
+    from langchain_hf_spaces.protocols import SSEDecoder, SSEEvent
+
+    data = blank * (4 * 1024 * 1024 // len(blank)) + b"event: complete\ndata: [1]\n\n"
+    events = _within(10, lambda: SSEDecoder().feed(data))  # 15 s per MiB before: quadratic
+    assert events == [SSEEvent("complete", "[1]")]
+
+
+def test_blank_lines_before_a_stream_change_nothing() -> None:
+    from tests.test_flow import tgi_events
+
+    events = b"\n" * (1024 * 1024) + b"".join(tgi_events("one ", "two"))
+    reply = response("200 OK", events, content_type="text/event-stream")
+    with HostileServer([reply]) as srv:
+        chunks = list(client(srv.url, protocol="tgi").stream("Hello"))
+    assert "".join(chunks) == "one two"
+
+
+@pytest.mark.parametrize("line", [b": " + b"x" * (5 << 20), b"event: " + b"x" * (5 << 20)])
+def test_a_huge_stream_line_is_a_typed_error(line: bytes) -> None:
+    reply = response("200 OK", line + b"\n\n", content_type="text/event-stream")
+    with HostileServer([reply]) as srv:
+        with pytest.raises(SpaceResponseError, match="longer than") as caught:
+            list(client(srv.url, protocol="tgi").stream("Hello"))
+        report = client(srv.url, protocol="tgi").test_connection()
+    assert caught.value.url == srv.url and "x" * 300 not in str(caught.value)
+    assert not report.ok and report.error_type == "SpaceResponseError" and report.hint
+
+
+def test_one_huge_event_is_a_typed_error() -> None:
+    from langchain_hf_spaces.protocols import SSEDecoder
+    from langchain_hf_spaces.protocols._sse import SSEError
+
+    decoder = SSEDecoder(max_event_bytes=1000)
+    decoder.feed(b"data: " + b"x" * 600 + b"\n")
+    with pytest.raises(SSEError, match="event longer than 1000"):
+        decoder.feed(b"data: " + b"x" * 600 + b"\n")
+
+
+# ------------------------------------------------------------------ Test Connection (#17)
+from tests.support.hostile import HOSTILE_ANSWERS  # noqa: E402
+
+PROBE: dict[str, Any] = {**FAST, "read_timeout": 0.5, "connect_timeout": 1.0}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_ANSWERS))
+def test_test_connection_reports_every_hostile_answer(name: str) -> None:
+    """Never raises, never hangs: a failed report with a hint, the same from every client."""
+    import asyncio
+
+    from langchain_hf_spaces import SpacesClient, SpacesSettings
+
+    with HostileServer([HOSTILE_ANSWERS[name]]) as srv:
+        report = _within(30, lambda: client(srv.url, **PROBE).test_connection())
+        areport = _within(30, lambda: asyncio.run(client(srv.url, **PROBE).atest_connection()))
+        settings = SpacesSettings(tiers={"base": SpaceConfig(url=srv.url, token=TOKEN, **PROBE)})
+        with SpacesClient(settings) as spaces:
+            reports = _within(30, lambda: spaces.test_connection())
+    for got in (report, areport, *reports):
+        assert not got.ok and got.error_type and got.error and got.hint, got
+        assert got.url == srv.url and TOKEN not in str(got)
+    assert [r.error_type for r in reports] == [report.error_type] == [areport.error_type]
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_ANSWERS))
+def test_doctor_reports_every_hostile_answer(tmp_path: Any, name: str) -> None:
+    from tests.test_cli import run
+
+    env = {f"HF_SPACES_BASE_{k.upper()}": str(v) for k, v in PROBE.items()}
+    with HostileServer([HOSTILE_ANSWERS[name]]) as srv:
+        env.update(HF_SPACES_BASE_URL=srv.url, HF_SPACES_BASE_TOKEN=TOKEN)
+        done = run("doctor", cwd=tmp_path, env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 of 1 tier(s) failed." in done.stdout and "hint:" in done.stdout
+    assert "Traceback" not in done.stderr and "unexpected" not in done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+
+
+def test_test_connection_reports_even_a_bug_without_raising(
+    space: LocalSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError(f"internal state with {TOKEN}")
+
+    monkeypatch.setattr(SpaceClient, "complete", broken)
+    report = SpaceClient(SpaceConfig(url=space.url, token=TOKEN)).test_connection()
+    assert not report.ok and report.error_type == "SpaceResponseError"
+    assert "KeyError" in (report.error or "") and "bug" in (report.hint or "")
+    assert TOKEN not in str(report)
+
+
+@pytest.mark.parametrize("protocol", ["generate", "tgi", "openai"])
+def test_a_5000_digit_number_in_an_answer_is_a_typed_error_saying_so(protocol: str) -> None:
+    body = b'{"generated_text": 1, "choices": [], "usage": {"prompt_tokens": ' + b"9" * 5000
+    reply = response("200 OK", body + b"}}")
+    with HostileServer([reply]) as srv, pytest.raises(SpaceResponseError, match="4300 digits"):
+        client(srv.url, protocol=protocol, model="m").complete("Hello")

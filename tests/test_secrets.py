@@ -206,3 +206,72 @@ def test_cli_never_prints_the_token(space: LocalSpace) -> None:
     assert done.returncode != 0 and "Traceback" in outputs[-1]  # --debug really showed internals
     assert "Demo answer from" in outputs[0]
     assert PLANTED_TOKEN not in "\n".join(outputs)
+
+
+# --------------------------------------------------------------- a token where a name goes (#11)
+NOT_NAMES = [PLANTED_TOKEN, f" {PLANTED_TOKEN}\n", "hf-pasted token 123", "api_org_ABCDEF123456789"]
+
+
+@pytest.mark.parametrize("pasted", NOT_NAMES)
+def test_a_token_given_as_token_env_is_refused_unseen(pasted: str) -> None:
+    from langchain_hf_spaces import SpaceConfigError
+
+    with pytest.raises(SpaceConfigError, match="name of an environment variable") as caught:
+        SpaceConfig(url="https://acme-llm.hf.space", token_env=pasted)
+    shown = str(caught.value) + repr(caught.value) + str(caught.value.hint)
+    assert pasted.strip() not in shown
+    ok = SpaceConfig(url="https://acme-llm.hf.space", token_env="ACME_TOKEN")  # names still work
+    assert "ACME_TOKEN" in repr(ok)
+
+
+def test_a_token_given_as_token_env_in_the_file_or_the_environment_is_refused_unseen(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_hf_spaces import SpaceConfigError
+
+    path = tmp_path / "hf-spaces.toml"
+    path.write_text(
+        f'version = 1\n[tiers.base]\nurl = "https://a-b.hf.space"\ntoken_env = "{PLANTED_TOKEN}"\n'
+    )
+    with pytest.raises(SpaceConfigError, match="not the token itself") as from_file:
+        SpacesSettings.load(path)
+    monkeypatch.setenv("HF_SPACES_BASE_URL", "https://a-b.hf.space")
+    monkeypatch.setenv("HF_SPACES_BASE_TOKEN_ENV", PLANTED_TOKEN)
+    with pytest.raises(SpaceConfigError, match="not the token itself") as from_env:
+        SpacesSettings.from_env()
+    for caught in (from_file, from_env):
+        assert PLANTED_TOKEN not in str(caught.value) + repr(caught.value)
+
+
+def test_init_never_prints_nor_writes_a_token_given_as_token_env(tmp_path: Any) -> None:
+    from tests.test_cli import run
+
+    args = ["init", "--non-interactive", "--url", "https://acme-llm.hf.space"]
+    done = run(*args, "--token-env", PLANTED_TOKEN, cwd=tmp_path)
+    assert done.returncode == 2 and "not the token itself" in done.stderr
+    assert PLANTED_TOKEN not in done.stdout + done.stderr
+    assert not (tmp_path / "hf-spaces.toml").exists()
+    asked = run("init", cwd=tmp_path, stdin="\n".join(["base", "acme/llm", "", "", PLANTED_TOKEN]))
+    assert PLANTED_TOKEN not in asked.stdout + asked.stderr
+    assert "not the token itself" in asked.stderr
+    written = tmp_path / "hf-spaces.toml"
+    assert not written.exists() or PLANTED_TOKEN not in written.read_text()
+
+
+def test_a_redirect_that_echoes_the_token_is_refused_and_reported_without_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from tests.support.hostile import HostileServer, response
+
+    caplog.set_level(logging.DEBUG)
+    moved = response("302 Found", location=f"/next?t={PLANTED_TOKEN}")
+    with HostileServer([moved]) as srv:
+        cfg = SpaceConfig(url=srv.url, token=PLANTED_TOKEN, max_retries=0)
+        with pytest.raises(HFSpacesError, match="carries the token") as caught:
+            SpaceClient(cfg).generate("Hello")
+        report = SpaceClient(cfg).test_connection()
+        sent = b"".join(srv.requests)
+    assert "t=***" in str(caught.value) and not report.ok and report.hint
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith(("langchain", "httpx"))]
+    assert PLANTED_TOKEN not in str(caught.value) + repr(report) + "\n".join(ours)
+    assert sent.count(PLANTED_TOKEN.encode()) == 2  # only the two requests' own headers

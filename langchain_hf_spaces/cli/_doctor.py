@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._inputs import printable
 from langchain_hf_spaces._loading import find_settings_file, user_settings_file
 from langchain_hf_spaces.cli._console import (
     EXIT_FAILED,
@@ -423,9 +424,10 @@ _MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
 
 def _print_checks(console: Console, checks: Sequence[Check]) -> None:
     for check in checks:
-        console.print(f"  {_MARKS[check.status]}  {check.name:<14} {check.detail}")
+        # printable: what a hostile Space wrote (a lone surrogate) must not crash the report.
+        console.print(printable(f"  {_MARKS[check.status]}  {check.name:<14} {check.detail}"))
         if check.hint and check.status in ("fail", "warn"):
-            console.print(f"        {'':<14} hint: {check.hint}")
+            console.print(printable(f"        {'':<14} hint: {check.hint}"))
 
 
 def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
@@ -480,9 +482,9 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
         return EXIT_OK if ok else EXIT_FAILED
     console.print("\nSummary")
     for r in results:
-        console.print("  " + r.summary())
+        console.print(printable("  " + r.summary()))
         if not r.ok and r.hint:
-            console.print(f"  {'':<12} hint: {r.hint}")
+            console.print(printable(f"  {'':<12} hint: {r.hint}"))
     failed = [r for r in results if not r.ok]
     if failed:
         console.print(f"{len(failed)} of {len(results)} tier(s) failed.")

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from langchain_hf_spaces._inputs import printable
 from langchain_hf_spaces.cli._console import EXIT_OK, Console, UsageError, wait_progress
 from langchain_hf_spaces.cli._options import generation_parameters, load_settings, parse_context
 from langchain_hf_spaces.client import SpaceAnswer, SpacesClient
@@ -73,7 +74,7 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
                 prompt, schema, tier=args.tier, context=context, **params
             )
             progress.finish()
-            console.print(_dump_structured(result))
+            console.print(printable(_dump_structured(result)))
             return EXIT_OK
         if args.variations is not None:
             with warnings.catch_warnings(record=True) as caught:
@@ -85,9 +86,9 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
             for warning in caught:
                 console.note(f"warning: {warning.message}")
             if args.json:
-                console.print(json.dumps(texts, indent=2, ensure_ascii=False))
+                console.print(printable(json.dumps(texts, indent=2, ensure_ascii=False)))
             else:
-                console.print(_numbered(texts))
+                console.print(printable(_numbered(texts)))
             return EXIT_OK
         answer: SpaceAnswer | None = None
         if args.stream:
@@ -95,7 +96,7 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
             for chunk in space.stream_chunks(prompt, context=context, **params):
                 if chunk.text:
                     progress.finish()
-                    console.out.write(chunk.text)
+                    console.out.write(printable(chunk.text))
                     console.out.flush()
                 if chunk.answer is not None:
                     answer = chunk.answer
@@ -104,15 +105,14 @@ def cmd_generate(args: argparse.Namespace, console: Console) -> int:
             answer = spaces.complete(prompt, args.tier, context, **params)
             progress.finish()
             if args.json:
-                console.print(
-                    json.dumps(
-                        {"text": answer.text, "metadata": answer.metadata},
-                        indent=2,
-                        ensure_ascii=False,
-                    )
+                dumped = json.dumps(
+                    {"text": answer.text, "metadata": answer.metadata},
+                    indent=2,
+                    ensure_ascii=False,
                 )
+                console.print(printable(dumped))
             else:
-                console.print(answer.text)
+                console.print(printable(answer.text))
         if args.verbose and answer is not None:
             meta = answer.metadata
             console.note(

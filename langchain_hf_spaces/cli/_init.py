@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._loading import check_env_name
 from langchain_hf_spaces.cli._console import EXIT_OK, PROG, Console, UsageError
 from langchain_hf_spaces.cli._options import config_path
 from langchain_hf_spaces.cli._toml import (
@@ -37,7 +38,6 @@ from langchain_hf_spaces.errors import SpaceConfigError
 __all__ = ["cmd_init"]
 
 _TIER_RE = re.compile(C.TIER_NAME_PATTERN)
-_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _HEADER = """Settings for langchain-hf-spaces, written by `hf-spaces init`.
 Tokens are not stored here unless `--store-token` was given: each tier reads its token
@@ -82,6 +82,8 @@ def _settings_from_flags(args: argparse.Namespace) -> SpacesSettings:
         "token_env": _pairs(args.token_env, "--token-env", default_tier),
         "revision": _pairs(args.revision, "--revision", default_tier),
     }
+    for tier, name in fields["token_env"].items():
+        check_env_name(name, f"--token-env (tier {tier!r})")  # never echoes a pasted token
     for name, per_tier in fields.items():
         for tier in per_tier:
             if tier not in urls:
@@ -163,9 +165,8 @@ def _check_protocol(value: str) -> str:
 
 
 def _check_env_name(value: str) -> str:
-    if value and not _ENV_RE.match(value):
-        raise ValueError("must be an environment variable name such as HF_TOKEN")
-    return value
+    # A pasted token is refused without being echoed (a SpaceConfigError that never shows it).
+    return str(check_env_name(value, "the token's variable")) if value else value
 
 
 def _check_tiers(value: str) -> str:

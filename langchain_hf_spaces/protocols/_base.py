@@ -117,7 +117,12 @@ def loads_json(body: bytes | str) -> Any:
         raise ProtocolError("The Space sent an empty answer where JSON was expected.", body)
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+            raise ProtocolError(
+                "The Space sent a number too long to read (Python reads at most 4300 digits).",
+                body,
+            ) from None
         head = body.lstrip()[:15].lower()
         if isinstance(head, str):
             head = head.encode()

@@ -93,3 +93,66 @@ class HostileServer:
         self._stop.set()
         self._thread.join(timeout=5)
         self._sock.close()
+
+
+# ------------------------------------------------------------------ named hostile answers
+# Every way of answering badly the client must survive (issue #14): each is one reply, repeated
+# for every request, so it also holds for the probes and polls a call makes first. Test
+# Connection and `hf-spaces doctor` must report each as a failed check with a hint.
+_DEEP = b"[" * 100_000 + b"]" * 100_000
+_BIG = b"9" * 5000
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, compresslevel=9)
+
+
+def _silent(request: bytes) -> bytes:
+    """No answer for two seconds (a stuck Space: longer than the tests' read_timeout)."""
+    import time
+
+    time.sleep(2.0)
+    return response("200 OK", b'{"generated_text": "too late"}')
+
+
+HOSTILE_ANSWERS: dict[str, Reply] = {
+    "deep JSON answer": response("200 OK", _DEEP, content_type="application/json"),
+    "deep JSON 503 page": response("503 Service Unavailable", _DEEP),
+    "deep JSON 400 error": response("400 Bad Request", b'{"error": ' + _DEEP + b"}"),
+    "HTML instead of JSON": response(
+        "200 OK", b"<!doctype html><p>hi</p>", content_type="text/html"
+    ),
+    "not UTF-8": response("200 OK", b"\xff\xfe\x00garbage\x80"),
+    "empty answer": response("200 OK"),
+    "5000-digit number": response("200 OK", b'{"generated_text": ' + _BIG + b"}"),
+    "lone surrogate in an error": response("500 Oops", b'{"error": "bad \\ud800 thing"}'),
+    "javascript: Location": response("302 Found", location="javascript:alert(1)"),
+    "port 99999 Location": response("302 Found", location="http://127.0.0.1:99999/x"),
+    "ftp: Location": response("302 Found", location="ftp://127.0.0.1/x"),
+    "redirect loop": response("302 Found", location="/api/generate"),
+    "garbage status line": b"HTTP/1.1 abc\r\n\r\n",
+    "not HTTP at all": b"SSH-2.0-OpenSSH_9.6\r\n",
+    "closed without an answer": b"",
+    "truncated body": b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{",
+    "invalid Content-Length": b"HTTP/1.1 200 OK\r\ncontent-length: abc\r\n\r\n{}",
+    "huge header": response("200 OK", b"{}", x_junk="x" * 200_000),
+    "gzip bomb": response("200 OK", _gzip(b"0" * (24 << 20)), content_encoding="gzip"),
+    "broken gzip": response("200 OK", b"\x1f\x8bnot really gzip", content_encoding="gzip"),
+    "broken chunked body": (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+    ),
+    "a megabyte of blank SSE lines": response(
+        "200 OK", b"\n" * (1 << 20), content_type="text/event-stream"
+    ),
+    "huge SSE line": response(
+        "200 OK", b": " + b"x" * (5 << 20) + b"\n\n", content_type="text/event-stream"
+    ),
+    "rate limited for a day": response("429 Too Many Requests", retry_after="86400"),
+    "asleep forever": response(
+        "503 Service Unavailable", b'{"error": "loading", "estimated_time": 1e9}'
+    ),
+    "silent for two seconds": _silent,
+}
+"""Hostile answers by name (for Test Connection and doctor; see tests/test_hostile.py)."""
