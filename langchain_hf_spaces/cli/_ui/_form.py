@@ -47,7 +47,7 @@ class Field:
 
     def as_json(self) -> dict[str, Any]:
         info = SpaceConfig.model_fields[self.name]
-        default = info.default if info.default is not None else ""
+        default = "" if info.is_required() or info.default is None else info.default
         kind = info.annotation
         text = "number" if kind in (int, float) else "text"
         return {
@@ -182,9 +182,14 @@ def _entry(name: str, form: Mapping[str, Any], old: Mapping[str, Any]) -> dict[s
         entry["token"] = new_token.strip()
     elif old.get("token") and not form.get("token_clear"):
         entry["token"] = old["token"]
-    if not any(k in entry for k in _NAMES) and "token" not in entry:
-        return None
+    if "url" not in entry and "token" not in entry and all(_is_default(k, entry.get(k)) for k in _NAMES):
+        return None  # an empty card (a select still shows its default): no such tier
     return entry
+
+
+def _is_default(name: str, value: Any) -> bool:
+    info = SpaceConfig.model_fields[name]
+    return value is None or (not info.is_required() and str(value) == str(info.default))
 
 
 def _field_errors(entry: Mapping[str, Any]) -> tuple[dict[str, str], str]:
