@@ -65,9 +65,8 @@ _MAX_BODY = 256 * 1024
 
 
 def _static(name: str) -> str:
-    return resources.files("langchain_hf_spaces.cli._ui").joinpath("static", name).read_text(
-        encoding="utf-8"
-    )
+    folder = resources.files("langchain_hf_spaces.cli._ui") / "static"
+    return (folder / name).read_text(encoding="utf-8")
 
 
 class SettingsPage:

@@ -24,7 +24,7 @@ from langchain_hf_spaces.config import (
 )
 from langchain_hf_spaces.errors import SpaceConfigError
 
-__all__ = ["FIELDS", "FormResult", "TIER_LABELS", "apply_form", "page_state", "token_status"]
+__all__ = ["FIELDS", "TIER_LABELS", "FormResult", "apply_form", "page_state", "token_status"]
 
 TIER_LABELS = {
     "base": "Base Model",
@@ -79,9 +79,16 @@ FIELDS: tuple[Field, ...] = (
     Field("connect_timeout", "Connect timeout (s)", advanced=True),
     Field("read_timeout", "Read timeout (s)", advanced=True),
     Field("max_retries", "Max retries", advanced=True),
-    Field("wake_timeout", "Wake timeout (s)", advanced=True, help="how long to wait for a sleeping Space"),
+    Field(
+        "wake_timeout",
+        "Wake timeout (s)",
+        advanced=True,
+        help="how long to wait for a sleeping Space",
+    ),
     Field("wake_poll_interval", "Wake poll interval (s)", advanced=True),
-    Field("space_id", "Space id on the Hub", advanced=True, help="<user>/<space>, for a custom URL"),
+    Field(
+        "space_id", "Space id on the Hub", advanced=True, help="<user>/<space>, for a custom URL"
+    ),
     Field("api_name", "Gradio API name", advanced=True),
     Field("model", "Model name (openai)", advanced=True),
 )
@@ -102,9 +109,7 @@ def token_status(cfg: SpaceConfig) -> str:
 
 
 def _tier_view(name: str, entry: Mapping[str, Any]) -> dict[str, Any]:
-    values = {
-        f.name: "" if entry.get(f.name) is None else _text(entry[f.name]) for f in FIELDS
-    }
+    values = {f.name: "" if entry.get(f.name) is None else _text(entry[f.name]) for f in FIELDS}
     view: dict[str, Any] = {
         "name": name,
         "label": TIER_LABELS.get(name, name),
@@ -182,7 +187,11 @@ def _entry(name: str, form: Mapping[str, Any], old: Mapping[str, Any]) -> dict[s
         entry["token"] = new_token.strip()
     elif old.get("token") and not form.get("token_clear"):
         entry["token"] = old["token"]
-    if "url" not in entry and "token" not in entry and all(_is_default(k, entry.get(k)) for k in _NAMES):
+    if (
+        "url" not in entry
+        and "token" not in entry
+        and all(_is_default(k, entry.get(k)) for k in _NAMES)
+    ):
         return None  # an empty card (a select still shows its default): no such tier
     return entry
 

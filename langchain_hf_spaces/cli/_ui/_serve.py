@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import threading
 import webbrowser
@@ -89,6 +90,7 @@ def cmd_ui(args: argparse.Namespace, console: Console) -> int:
     server = uvicorn.Server(config)
     if not args.no_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    server.run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops, then raises Ctrl-C again
+        server.run(sockets=[sock])
     console.print("Stopped.")
     return EXIT_OK
