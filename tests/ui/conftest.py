@@ -19,7 +19,8 @@ from playwright.sync_api import Browser, Page, Response, sync_playwright
 from langchain_hf_spaces.cli._ui._app import SESSION_HEADER, SettingsPage
 from langchain_hf_spaces.testing._loopback import LoopbackServer
 
-CHROMIUM = os.environ.get("HF_SPACES_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("UI_TEST_CHROMIUM", "/usr/bin/chromium")
+"""The system Chromium (Debian's ``chromium``; ``make`` installs it when missing)."""
 
 
 @pytest.fixture(autouse=True)

@@ -254,3 +254,21 @@ def test_the_disabled_switch_is_saved(page: Page, settings_page: Served, space: 
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".notice.saved")).to_be_visible()
     assert SpacesSettings.load(settings_page.path).enabled is False
+
+
+def test_the_token_status_says_where_the_token_comes_from_as_the_form_stands(
+    page: Page, settings_page: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_TOKEN", PLANTED_TOKEN)
+    monkeypatch.setenv("ACME_TOKEN", "hf_acme_token_value")
+    open_page(page, settings_page)
+    status = page.locator("#base-token-status")
+    page.fill("#base-url", "acme/base-llm")
+    expect(status).to_have_text("Token: set (from env HF_TOKEN)")
+    page.fill("#base-url", "https://llm.acme.example")  # the ambient login stays home
+    expect(status).to_contain_text("not sent to this host")
+    page.fill("#base-token-env", "ACME_TOKEN")
+    expect(status).to_have_text("Token: set (from env ACME_TOKEN)")
+    page.fill("#base-token", "hf_typed_here")
+    expect(status).to_have_text("Token: set (from config)")
+    assert PLANTED_TOKEN not in page.content()

@@ -233,7 +233,13 @@ class SettingsPage:
         if isinstance(form, Response):
             return form
         result, _ = await asyncio.to_thread(self._apply, form)
-        return JSONResponse({"errors": result.errors, "normalised": result.normalised})
+        return JSONResponse(
+            {
+                "errors": result.errors,
+                "normalised": result.normalised,
+                "token_status": result.token_status,
+            }
+        )
 
     async def save(self, request: Request) -> Response:
         form = await self._form(request)

@@ -167,6 +167,8 @@ class FormResult:
     errors: dict[str, str] = field(default_factory=dict)
     normalised: dict[str, str] = field(default_factory=dict)
     settings: SpacesSettings | None = None
+    token_status: dict[str, str] = field(default_factory=dict)
+    """Each valid tier's :func:`token_status`, as the form stands (a typed token counts)."""
 
 
 def _message(exc: SpaceConfigError | ValueError) -> str:
@@ -258,7 +260,8 @@ def apply_form(raw: Mapping[str, Any] | None, form: Mapping[str, Any]) -> FormRe
             result.errors[f"tiers.{name}.{key}"] = message
         if not errors:
             try:
-                SpaceConfig(**entry)  # what only the fields together can say
+                cfg = SpaceConfig(**entry)  # what only the fields together can say
+                result.token_status[name] = token_status(cfg)
             except SpaceConfigError as exc:
                 result.errors[f"tiers.{name}.url"] = exc.message
         tiers[name] = entry

@@ -185,6 +185,10 @@ function scheduleValidate() {
     try {
       const answer = await api("POST", "/api/validate", collect());
       showErrors(answer.errors, answer.normalised);
+      for (const card of cards) {
+        const status = (answer.token_status || {})[card.name];
+        if (status) card.tokenStatus.textContent = `Token: ${status}`;
+      }
     } catch (err) {
       document.getElementById("form-error").textContent = String(err.message || err);
     }
