@@ -1,4 +1,4 @@
-"""The ``hf-spaces`` command: ``init``, ``doctor``, ``generate`` and ``batch``.
+"""The ``hf-spaces`` command: ``init``, ``doctor``, ``generate``, ``batch`` and ``ui``.
 
 .. code-block:: console
 
@@ -7,6 +7,7 @@
     $ hf-spaces doctor                     # checks settings, environment and every tier
     $ hf-spaces generate "Write a haiku about tea" --tier company --context audience=kids
     $ hf-spaces batch prompts.txt          # one prompt per line -> prompts.results.jsonl
+    $ hf-spaces ui                         # the settings page, in your browser
 
 Exit codes: 0 success; 1 a Space failed (or ``doctor`` found a failure); 2 a usage or
 configuration error. Errors are one line plus a hint; ``--debug`` adds the traceback and the
@@ -14,8 +15,9 @@ package's debug log. Tokens are never printed.
 
 The modules: ``_main`` (parser, :func:`main`), ``_console`` (output, errors, progress lines),
 ``_options`` (settings path, generation options), ``_toml`` (the settings file), and one per
-command: ``_init``, ``_doctor``, ``_generate``, ``_batch``. argparse parses; ``tomli-w`` writes
-the settings file; the progress lines are drawn by hand.
+command: ``_init``, ``_doctor``, ``_generate``, ``_batch``, and the ``_ui`` package (the settings
+page). argparse parses; ``tomli-w`` writes the settings file; the progress lines are drawn by
+hand.
 """
 
 from __future__ import annotations

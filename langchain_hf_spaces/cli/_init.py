@@ -35,7 +35,7 @@ from langchain_hf_spaces.config import (
 )
 from langchain_hf_spaces.errors import SpaceConfigError
 
-__all__ = ["cmd_init"]
+__all__ = ["backup_settings", "cmd_init", "save_settings"]
 
 _TIER_RE = re.compile(C.TIER_NAME_PATTERN)
 
@@ -244,18 +244,32 @@ def _check_yes_no(value: str) -> str:
     raise ValueError("answer y or n")
 
 
-def _init_migrate(path: Path, raw: dict[str, Any], console: Console) -> int:
-    old_version = raw.get("version", 0)
-    data, changes = migrate_settings_dict(raw)
-    SpacesSettings(**data)  # a migrated file must load; raises SpaceConfigError otherwise
+def backup_settings(path: Path, raw: dict[str, Any]) -> Path:
+    """Copy the settings file to ``<name>.bak`` before a migration (mode 0600 if it holds
+    tokens); returns the backup's path."""
     backup = path.with_name(path.name + ".bak")
     refuse_symlink(backup)
     shutil.copy2(path, backup)
     if has_tokens(raw):
         os.chmod(backup, 0o600)  # the old file's tokens stay private in the copy too
+    return backup
+
+
+def save_settings(path: Path, data: dict[str, Any]) -> bool:
+    """Write a settings dict (:meth:`SpacesSettings.to_toml_dict`) with init's header; a dict
+    holding tokens is written with mode 0600. Returns whether it holds tokens."""
     secret = has_tokens(data)
     header = _HEADER_PRIVATE if secret else _HEADER
     write_settings(path, dumps_toml(data, header=header), secret=secret)
+    return secret
+
+
+def _init_migrate(path: Path, raw: dict[str, Any], console: Console) -> int:
+    old_version = raw.get("version", 0)
+    data, changes = migrate_settings_dict(raw)
+    SpacesSettings(**data)  # a migrated file must load; raises SpaceConfigError otherwise
+    backup = backup_settings(path, raw)
+    save_settings(path, data)
     console.print(f"Migrated {path} from version {old_version} to {data['version']}:")
     for change in changes:
         console.print(f"  - {change}")
@@ -307,11 +321,7 @@ def cmd_init(args: argparse.Namespace, console: Console) -> int:
     if new is None:
         new = _settings_interactive(args, console) if interactive else _settings_from_flags(args)
     new = _hosts_from_the_hub(new, console)
-    data = new.to_toml_dict(include_tokens=args.store_token)
-    secret = args.store_token and has_tokens(data)
-    write_settings(
-        path, dumps_toml(data, header=_HEADER_PRIVATE if secret else _HEADER), secret=secret
-    )
+    secret = save_settings(path, new.to_toml_dict(include_tokens=args.store_token))
     console.print(
         f"Wrote {path}: tier(s) {', '.join(new.tiers)}; default tier {new.default_tier}"
         + ("" if new.enabled else "; disabled (enabled = false)")

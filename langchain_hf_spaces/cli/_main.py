@@ -25,6 +25,7 @@ from langchain_hf_spaces.cli._doctor import cmd_doctor
 from langchain_hf_spaces.cli._generate import cmd_generate
 from langchain_hf_spaces.cli._init import cmd_init
 from langchain_hf_spaces.cli._options import add_generation_options
+from langchain_hf_spaces.cli._ui import cmd_ui
 from langchain_hf_spaces.config import KNOWN_PROTOCOLS
 from langchain_hf_spaces.errors import HFSpacesError, SpaceConfigError, SpacesDisabledError
 
@@ -144,6 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true", help="ignore the results of earlier runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser(
+        "ui",
+        parents=[common],
+        help=f"the settings page: edit and test {C.CONFIG_FILE_NAME} in your browser",
+        description=f"Serve the settings page for {C.CONFIG_FILE_NAME} on this machine and open "
+        "it in the browser. The address printed holds a session token; the page never shows a "
+        "stored token. Needs the `server` extra.",
+    )
+    p.add_argument("--port", type=int, metavar="N", help="port (default 8765, else a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    p.add_argument("--no-browser", action="store_true", help="print the address only")
+    p.add_argument(
+        "--unsafe-host",
+        action="store_true",
+        help="allow a --host that is not loopback (anyone reaching it can change your settings)",
+    )
+    p.set_defaults(func=cmd_ui)
     return parser
 
 
