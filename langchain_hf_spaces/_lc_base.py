@@ -10,6 +10,9 @@ and :meth:`_SpaceModelBase._variations_request`), so no LangChain module imports
 from __future__ import annotations
 
 import difflib
+import importlib.util
+import logging
+import math
 import threading
 import warnings
 from collections import OrderedDict
@@ -58,6 +61,8 @@ from langchain_hf_spaces.errors import (
 
 __all__ = ["LS_PROVIDER", "VariationsRequest", "aclose_stream", "answer_info"]
 
+logger = logging.getLogger("langchain_hf_spaces")
+
 LS_PROVIDER = "huggingface_spaces"
 """The provider name in tracing parameters and chat metadata."""
 
@@ -95,6 +100,21 @@ _KEY_FIELDS = (*_SPACE_FIELDS, *_OTHER_KEY_FIELDS)
 """Every field the Space a model calls depends on."""
 _MAX_CLIENTS = 32
 """Clients a model and its copies keep (one per tier, URL, token, timeout... in use)."""
+
+
+_COUNT_SOURCES = {
+    "space": "the Space's own tokenizer (/tokenize)",
+    "transformers": "transformers' GPT-2 tokenizer (not the Space's model's)",
+    "estimate": "an estimate of 4 characters a token (install transformers, or use a TGI "
+    "Space, to count exactly)",
+}
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters a token (English text, common tokenizers); words count at least 1."""
+    if not text:
+        return 0
+    return max(len(text.split()), math.ceil(len(text) / 4))
 
 
 def _ident(value: Any) -> Any:
@@ -277,6 +297,7 @@ class _SpaceModelBase(BaseModel):
     _client: SpaceClient | None = PrivateAttr(default=None)
     _key: tuple[Any, ...] | None = PrivateAttr(default=None)
     _disabled_tier: str | None = PrivateAttr(default=None)
+    _token_count_source: str | None = PrivateAttr(default=None)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -451,6 +472,40 @@ class _SpaceModelBase(BaseModel):
         private.update(_client=None, _key=None)
         state["__pydantic_private__"] = private
         return state
+
+    # ------------------------------------------------------------------ token counts
+    @property
+    def token_count_source(self) -> str | None:
+        """How :meth:`get_num_tokens` counted last: ``"space"`` (the Space's own tokenizer,
+        TGI ``/tokenize``), ``"transformers"`` (LangChain's GPT-2 tokenizer) or
+        ``"estimate"`` (about 4 characters a token); ``None`` before the first count."""
+        return self._token_count_source
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens of ``text``: by the Space's tokenizer when it offers one (TGI
+        ``POST /tokenize``), else by ``transformers`` when installed (LangChain's default),
+        else an estimate. :attr:`token_count_source` says which."""
+        try:
+            count = self._space().count_tokens(text)
+        except HFSpacesError as exc:  # asleep, down, disabled: count here instead
+            logger.debug("tier %s: no token count from the Space: %s", self.tier, exc)
+            count = None
+        if count is not None:
+            return self._counted("space", count)
+        if self.custom_get_token_ids is None and importlib.util.find_spec("transformers") is None:  # type: ignore[attr-defined]
+            return self._counted("estimate", estimate_tokens(text))
+        return self._counted("transformers", super().get_num_tokens(text))  # type: ignore[misc]
+
+    def _counted(self, source: str, count: int) -> int:
+        if source != self._token_count_source:
+            log = logger.info if source == "estimate" else logger.debug
+            log(
+                "tier %s: counting tokens by %s",
+                self.tier,
+                _COUNT_SOURCES[source],
+            )
+        self._token_count_source = source
+        return count
 
     def _generation_params(self) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in GENERATION_PARAMETERS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import weakref
@@ -31,7 +32,8 @@ from langchain_hf_spaces._structured import astructured_loop, structured_loop
 from langchain_hf_spaces._transport import Done, HTTPPool, adrive, aresult, drive, result
 from langchain_hf_spaces._variations import VariationPlan
 from langchain_hf_spaces.config import SpaceConfig
-from langchain_hf_spaces.errors import HFSpacesError
+from langchain_hf_spaces.errors import HFSpacesError, SpaceNotFoundError, SpaceResponseError
+from langchain_hf_spaces.protocols._base import RequestSpec
 from langchain_hf_spaces.schema import SchemaLike, schema_to_model
 
 __all__ = ["OnWait", "SpaceClient"]
@@ -52,6 +54,25 @@ async def _achunks(
 ) -> AsyncGenerator[StreamChunk, None]:
     async for item in items:
         yield StreamChunk(item) if isinstance(item, str) else StreamChunk("", item.value)
+
+
+TOKENIZE_PATH = "/tokenize"
+
+
+def _tokenize_flow(core: SpaceCore, text: str) -> CallFlow[int | None]:
+    """TGI's ``POST /tokenize``: the token list of ``text``; ``None`` when the Space has no
+    such route or answers something else."""
+    try:
+        outcome = yield from core.exchange(
+            RequestSpec("POST", TOKENIZE_PATH, json={"inputs": text})
+        )
+    except (SpaceNotFoundError, SpaceResponseError):
+        return None
+    try:
+        tokens = json.loads(outcome.received.body)
+    except ValueError:
+        return None
+    return len(tokens) if isinstance(tokens, list) else None
 
 
 class SpaceClient:
@@ -83,6 +104,8 @@ class SpaceClient:
         self.on_wait = on_wait
         self._info: dict[str, Any] | None = None
         self._info_known = False
+        self._tokenize: bool | None = None
+        """Whether the Space answers ``POST /tokenize`` (``None``: not asked yet)."""
         # Single flight: concurrent first calls of an `auto` Space wait for one probe.
         self._setup_lock = threading.Lock()
         self._async_setup: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -100,6 +123,7 @@ class SpaceClient:
             "on_wait": self.on_wait,
             "protocol": detected.name if detected is not None else None,
             "info": (self._info, self._info_known),
+            "tokenize": self._tokenize,
         }
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
@@ -108,6 +132,7 @@ class SpaceClient:
         if name is not None and self._core.protocol is None:
             self._core.protocol = self._core._make(name)
         self._info, self._info_known = state.get("info", (None, False))
+        self._tokenize = state.get("tokenize")
 
     @property
     def config(self) -> SpaceConfig:
@@ -343,6 +368,28 @@ class SpaceClient:
         """Stream a :meth:`chat` answer; tool calls arrive on the last chunk's answer."""
         flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
         return self._stream_items(flow)
+
+    def count_tokens(self, text: str) -> int | None:
+        """The number of tokens of ``text`` by the Space's own tokenizer (TGI's
+        ``POST /tokenize``), or ``None`` when the Space offers no tokenizer (then remembered)."""
+        self._setup_once()
+        if not self._tokenize_available():
+            return None
+        return self._tokenized(self._run(_tokenize_flow(self._core, text)))
+
+    async def acount_tokens(self, text: str) -> int | None:
+        """Async :meth:`count_tokens`."""
+        await self._asetup_once()
+        if not self._tokenize_available():
+            return None
+        return self._tokenized(await self._arun(_tokenize_flow(self._core, text)))
+
+    def _tokenize_available(self) -> bool:
+        return self._core.protocol_name == "tgi" and self._tokenize is not False
+
+    def _tokenized(self, count: int | None) -> int | None:
+        self._tokenize = count is not None
+        return count
 
     def info(self) -> dict[str, Any] | None:
         """What the Space says about its model (TGI ``/info``; an OpenAI Space's first model).
