@@ -93,7 +93,6 @@ def test_configurable_chat_metadata_names_the_space_called(
 def test_other_configurable_field_keeps_the_private_tiers_token_and_timeouts(
     spaces: tuple[LocalSpace, LocalSpace], settings: SpacesSettings
 ) -> None:
-    _, company = spaces
     model = HuggingFaceSpaceLLM(settings=settings, tier="company")
     llm = model.configurable_fields(temperature=ConfigurableField(id="temperature"))
     assert llm.invoke("hi", config={"configurable": {"temperature": 0.3}}) == "company t=0.3"
@@ -142,7 +141,6 @@ def test_model_copy_update_derives_the_space_again(
 def test_configurable_tier_on_the_shared_pool_of_huggingface_spaces(
     spaces: tuple[LocalSpace, LocalSpace], settings: SpacesSettings
 ) -> None:
-    _, company = spaces
     with HuggingFaceSpaces(settings) as hf:
         chat = hf.chat("base").configurable_fields(tier=ConfigurableField(id="tier"))
         reply = chat.invoke("hi", config={"configurable": {"tier": "company"}})
@@ -166,8 +164,6 @@ def test_a_pinned_client_refuses_another_tier(settings: SpacesSettings) -> None:
     from langchain_hf_spaces import SpaceClient
 
     client = SpaceClient(settings.space("base"), tier="base")
-    llm = HuggingFaceSpaceLLM(client=client).configurable_fields(
-        tier=ConfigurableField(id="tier")
-    )
+    llm = HuggingFaceSpaceLLM(client=client).configurable_fields(tier=ConfigurableField(id="tier"))
     with pytest.raises(SpaceConfigError, match="does not match the client's tier"):
         llm.invoke("hi", config={"configurable": {"tier": "company"}})

@@ -143,7 +143,7 @@ def test_a_token_provider_that_cannot_be_pickled_is_refused_clearly(space: Local
     llm = HuggingFaceSpaceLLM(space=cfg)
     assert copy.deepcopy(llm).invoke("hi") == "answer to hi"  # deepcopy keeps any provider
     for dumps in (pickle.dumps, cloudpickle.dumps):
-        with pytest.raises(SpaceConfigError, match="token provider .* cannot be pickled") as info:
+        with pytest.raises(SpaceConfigError, match=r"token provider .* cannot be pickled") as info:
             dumps(llm)
         assert "module-level function" in (info.value.hint or "")
         assert TOKEN not in str(info.value)
