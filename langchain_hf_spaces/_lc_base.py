@@ -9,8 +9,16 @@ and :meth:`_SpaceModelBase._variations_request`), so no LangChain module imports
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
+import logging
+import math
+import threading
+import warnings
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Literal
 
 from langchain_core.language_models import LangSmithParams
@@ -41,11 +49,19 @@ from langchain_hf_spaces._params import (
     TopK,
     TopP,
 )
-from langchain_hf_spaces.client import SpaceAnswer, SpaceClient
+from langchain_hf_spaces._transport import HTTPPool
+from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, SpacesClient
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
-from langchain_hf_spaces.errors import HFSpacesError, SpaceInputError, SpacesDisabledError
+from langchain_hf_spaces.errors import (
+    HFSpacesError,
+    SpaceConfigError,
+    SpaceInputError,
+    SpacesDisabledError,
+)
 
 __all__ = ["LS_PROVIDER", "VariationsRequest", "aclose_stream", "answer_info"]
+
+logger = logging.getLogger("langchain_hf_spaces")
 
 LS_PROVIDER = "huggingface_spaces"
 """The provider name in tracing parameters and chat metadata."""
@@ -75,6 +91,142 @@ async def aclose_stream(stream: AsyncIterator[Any]) -> None:
     """Close an async stream of the client early (frees its connection)."""
     if isinstance(stream, AsyncGenerator):
         await stream.aclose()
+
+
+_SPACE_FIELDS = ("tier", "space_url", "endpoint", "protocol", "revision", "hf_token")
+"""Fields a model fills in from its Space when they are not given."""
+_OTHER_KEY_FIELDS = ("model", "settings", "space", "client", "spaces", "timeout", "max_retries")
+_KEY_FIELDS = (*_SPACE_FIELDS, *_OTHER_KEY_FIELDS)
+"""Every field the Space a model calls depends on."""
+_MAX_CLIENTS = 32
+"""Clients a model and its copies keep (one per tier, URL, token, timeout... in use)."""
+
+
+_COUNT_SOURCES = {
+    "space": "the Space's own tokenizer (/tokenize)",
+    "transformers": "transformers' GPT-2 tokenizer (not the Space's model's)",
+    "estimate": "an estimate of 4 characters a token (install transformers, or use a TGI "
+    "Space, to count exactly)",
+}
+
+
+def estimate_tokens(text: str) -> int:
+    """About 4 characters a token (English text, common tokenizers); words count at least 1."""
+    if not text:
+        return 0
+    return max(len(text.split()), math.ceil(len(text) / 4))
+
+
+def _ident(value: Any) -> Any:
+    """A hashable stand-in: objects by identity, values as they are."""
+    if isinstance(value, (SpacesSettings, SpaceConfig, SpaceClient, SpacesClient)):
+        return ("id", id(value))
+    return value
+
+
+def _make(cfg: SpaceConfig, tier: str, client: SpaceClient | None, changed: bool) -> Any:
+    """The client for ``cfg``: ``client`` itself, a client on its pool, or a new one (the
+    pool is passed in by :class:`_Shared`)."""
+    if client is not None:
+        return client.with_config(cfg, tier=tier) if changed else client
+    return lambda pool: SpaceClient(cfg, tier=tier, _pool=pool)
+
+
+class _Shared:
+    """What a model and its copies (``configurable_fields``, ``model_copy``, ...) share: one
+    connection pool and the clients derived so far. Copies made by pickling start afresh."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: HTTPPool | None = None
+        self._settings: SpacesSettings | None = None
+        self._clients: OrderedDict[tuple[Any, ...], tuple[SpaceClient, tuple[Any, ...]]] = (
+            OrderedDict()
+        )
+
+    def loaded_settings(self) -> SpacesSettings:
+        """``SpacesSettings.load()``, read once for a model and its copies."""
+        if self._settings is None:
+            self._settings = SpacesSettings.load()
+        return self._settings
+
+    def client(self, key: tuple[Any, ...], keep: tuple[Any, ...], make: Any) -> SpaceClient:
+        with self._lock:
+            hit = self._clients.get(key)
+            if hit is not None:
+                self._clients.move_to_end(key)
+                return hit[0]
+            if self._pool is None:
+                self._pool = HTTPPool()
+            pool = self._pool
+        made = make()
+        client: SpaceClient = made if isinstance(made, SpaceClient) else made(pool)
+        with self._lock:
+            hit = self._clients.setdefault(key, (client, keep))
+            while len(self._clients) > _MAX_CLIENTS:
+                self._clients.popitem(last=False)
+        return hit[0]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Shared:
+        return _Shared()
+
+
+@dataclass(frozen=True)
+class _Binding:
+    """The values a model derived (not given), and what it shares with its copies."""
+
+    derived: Mapping[str, Any]
+    shared: _Shared = dataclass_field(compare=False)
+
+
+@dataclass(frozen=True)
+class _Derived:
+    client: SpaceClient | None
+    disabled_tier: str | None
+    public: dict[str, Any]
+    derived: dict[str, Any]
+    shared: _Shared
+
+
+def move_extra(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    """LangChain's ``build_extra``: keyword arguments that are not fields go to
+    ``model_kwargs`` (sent to the Space) with a warning; a near miss of a field is an error."""
+    names: set[str] = set()
+    for name, info in cls.model_fields.items():
+        names.add(name)
+        if info.alias:
+            names.add(info.alias)
+    unknown = [k for k in values if k not in names]
+    if not unknown:
+        return values
+    values = dict(values)
+    extra = dict(values.get("model_kwargs") or {})
+    for name in unknown:
+        close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.8)
+        if close:
+            raise SpaceConfigError(
+                f"{cls.__name__} got an unknown argument {name!r}; did you mean {close[0]!r}?",
+                hint=f"Spell it {close[0]!r}, or pass model_kwargs={{{name!r}: ...}} to send "
+                "it to the Space as it is.",
+            )
+        if name in extra:
+            raise SpaceConfigError(f"{cls.__name__} got {name!r} twice (also in model_kwargs).")
+        warnings.warn(
+            f"{cls.__name__}: {name!r} is not one of its fields; it was moved to model_kwargs "
+            "and is sent to the Space as a generation parameter. Make sure this is what you "
+            "intended.",
+            UserWarning,
+            stacklevel=4,
+        )
+        extra[name] = values.pop(name)
+    values["model_kwargs"] = extra
+    return values
 
 
 class _SpaceModelBase(BaseModel):
@@ -134,8 +286,18 @@ class _SpaceModelBase(BaseModel):
     streaming: bool = False
     """Stream under the hood of ``invoke`` (tokens reach ``on_llm_new_token`` callbacks)."""
 
+    model: str | None = None
+    """Model name sent to an ``openai``-protocol Space (default: the Space config's ``model``,
+    else the first model its ``/v1/models`` lists); other protocols do not send one."""
+    spaces: SpacesClient | None = Field(default=None, exclude=True)
+    """A :class:`SpacesClient`: the tier's Space is taken from it (sharing its pool)."""
+    space_binding: _Binding | None = Field(default=None, exclude=True, repr=False)
+    """Internal: what the Space fields were derived from, shared by the model's copies."""
+
     _client: SpaceClient | None = PrivateAttr(default=None)
+    _key: tuple[Any, ...] | None = PrivateAttr(default=None)
     _disabled_tier: str | None = PrivateAttr(default=None)
+    _token_count_source: str | None = PrivateAttr(default=None)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:
@@ -148,72 +310,148 @@ class _SpaceModelBase(BaseModel):
                     raise cause from None
             raise
 
+    @model_validator(mode="before")
+    @classmethod
+    def _build_extra(cls, values: Any) -> Any:
+        """Unknown keyword arguments go to ``model_kwargs`` with a warning (LangChain's
+        ``build_extra``); a near miss of one of our own fields is an error naming it."""
+        if not isinstance(values, dict):
+            return values
+        return move_extra(cls, values)
+
     @model_validator(mode="after")
     def _resolve_space(self) -> Self:
+        self._bind(self._derive())
+        return self
+
+    # ------------------------------------------------------------------ the Space in use
+    def _space_key(self) -> tuple[Any, ...]:
+        """What the Space depends on: a model whose fields changed (``model_copy``, attribute
+        assignment) derives its client again; equal keys share one client."""
+        return tuple(_ident(getattr(self, name)) for name in _KEY_FIELDS)
+
+    def _given(self, name: str) -> Any:
+        """The value of ``name`` if the user gave it (not one this model derived)."""
+        value = getattr(self, name)
+        if value is None or name not in self.model_fields_set:
+            return None
+        binding = self.space_binding
+        if binding is not None and name in binding.derived and binding.derived[name] == value:
+            return None
+        return value
+
+    def _derive(self) -> _Derived:
+        """The client the fields name now (no I/O). Clients are cached by :meth:`_space_key`
+        on the binding that this model's copies share, with one connection pool."""
+        binding = self.space_binding
+        shared = binding.shared if binding is not None else _Shared()
+        given = {name: self._given(name) for name in _SPACE_FIELDS}
         client = self.client
-        tier = self.tier
+        tier: str | None = given["tier"]
         cfg: SpaceConfig
+        derived: dict[str, Any] = {}
         if client is not None:
+            if tier is not None and tier != client.tier:
+                raise SpaceConfigError(
+                    f"tier {tier!r} does not match the client's tier {client.tier!r}.",
+                    tier=tier,
+                    url=client.config.url,
+                    hint="Build the model from settings (or HuggingFaceSpaces) to switch tiers.",
+                )
             cfg, tier = client.config, client.tier
-        elif self.space is not None:
-            cfg = self.space
-        elif self.space_url is not None:
-            data: dict[str, Any] = {"url": self.space_url, "revision": self.revision}
-            if self.endpoint is not None:
-                data["endpoint"] = self.endpoint
-            if self.protocol is not None:
-                data["protocol"] = self.protocol
-            cfg = SpaceConfig(**data)
-        else:
-            settings = self.settings if self.settings is not None else SpacesSettings.load()
+        elif self.spaces is not None or (given["space_url"] is None and self.space is None):
+            settings = self.spaces.settings if self.spaces is not None else self.settings
+            if settings is None:
+                settings = shared.loaded_settings()
             if not settings.enabled:
                 # Raised at call time, so `.with_fallbacks([...])` can take over.
-                self._disabled_tier = tier or settings.default_tier
-                self.tier = self._disabled_tier
-                return self
+                name = tier or settings.default_tier
+                return _Derived(None, name, {"tier": name}, {}, shared)
             tier = tier or settings.default_tier
-            cfg = settings.space(tier)
+            if self.spaces is not None:
+                client = self.spaces.space(tier)
+                cfg = client.config
+            else:
+                cfg = settings.space(tier)
+        elif self.space is not None:
+            cfg = self.space
+        else:
+            data: dict[str, Any] = {"url": given["space_url"], "revision": given["revision"]}
+            for name in ("endpoint", "protocol"):
+                if given[name] is not None:
+                    data[name] = given[name]
+            cfg = SpaceConfig(**data)
         tier = tier or C.DEFAULT_TIER
         overrides: dict[str, Any] = {}
-        explicit = self.model_fields_set
-        if client is None and self.space_url is None:
+        if self.client is None and given["space_url"] is None:
             for name in ("endpoint", "protocol", "revision"):
-                if name in explicit and getattr(self, name) is not None:
-                    overrides[name] = getattr(self, name)
+                if given[name] is not None:
+                    overrides[name] = given[name]
         if self.timeout is not None:
             overrides["read_timeout"] = self.timeout
         if self.max_retries is not None:
             overrides["max_retries"] = self.max_retries
+        if self.model is not None:
+            overrides["model"] = self.model
         # Only a token given here is the Space's own; HF_TOKEN read from the environment is
         # ambient, and the Space's config finds it itself (sending it to Hugging Face hosts only).
-        if self.hf_token is not None and "hf_token" in explicit:
-            overrides["token"] = self.hf_token
+        if given["hf_token"] is not None:
+            overrides["token"] = given["hf_token"]
+        elif self.hf_token is not None:
+            derived["hf_token"] = self.hf_token
         if overrides:
             cfg = cfg.updated(**overrides)
-            client = (
-                client.with_config(cfg, tier=tier)
-                if client is not None
-                else SpaceClient(cfg, tier=tier)
-            )
-        elif client is None:
-            client = SpaceClient(cfg, tier=tier)
-        self._client = client
-        # Public fields describe the Space in use (identifying params, traces, serialisation).
-        self.tier = tier
-        self.space_url = cfg.url
-        self.endpoint = cfg.endpoint
-        self.protocol = cfg.protocol
-        self.revision = cfg.revision
-        return self
+        cache_key = (
+            *(_ident(given[name]) for name in _SPACE_FIELDS),
+            *(_ident(getattr(self, name)) for name in _OTHER_KEY_FIELDS),
+        )
+        keep = tuple(getattr(self, n) for n in _OTHER_KEY_FIELDS)  # alive while cached by id
+        made = shared.client(cache_key, keep, lambda: _make(cfg, tier, client, bool(overrides)))
+        public = {
+            "tier": tier,
+            "space_url": cfg.url,
+            "endpoint": cfg.endpoint,
+            "protocol": cfg.protocol,
+            "revision": cfg.revision,
+        }
+        derived.update({n: v for n, v in public.items() if given[n] is None})
+        return _Derived(made, None, public, derived, shared)
+
+    def _bind(self, d: _Derived) -> None:
+        self._client, self._disabled_tier = d.client, d.disabled_tier
+        # Public fields describe the Space in use (identifying params, traces, serialisation);
+        # the binding remembers which of them were derived, so a copy made from these fields
+        # (configurable_fields, model_copy) derives them again for its own tier.
+        for name, value in d.public.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "space_binding", _Binding(d.derived, d.shared))
+        self._key = self._space_key()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update`` naming another tier (or URL, token, timeout...) the copy
+        derives its Space again, so it calls the Space its fields now name."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            copy.__pydantic_fields_set__.update(update)
+        if update and copy._space_key() != copy._key:
+            copy._bind(copy._derive())
+        return copy
 
     # ------------------------------------------------------------------ shared helpers
     def _space(self) -> SpaceClient:
+        if self._key != self._space_key():  # a field changed since the client was derived
+            self._bind(self._derive())
         client = self._client
         if client is None:
             raise SpacesDisabledError(
                 "Hugging Face Spaces are disabled (enabled = false).", tier=self._disabled_tier
             )
         return client
+
+    @property
+    def space_client(self) -> SpaceClient:
+        """The :class:`SpaceClient` this model calls now (derived from its fields)."""
+        return self._space()
 
     def close(self) -> None:
         """Close the connections this model's client opened (a shared client's too)."""
@@ -224,6 +462,50 @@ class _SpaceModelBase(BaseModel):
         """Async :meth:`close`; safe after the event loop that used the model has ended."""
         if self._client is not None:
             await self._client.aclose()
+
+    # ------------------------------------------------------------------ copies
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickling keeps the fields; the client (connections, locks) is derived again, lazily,
+        in the copy."""
+        state = super().__getstate__()
+        private = dict(state.get("__pydantic_private__") or {})
+        private.update(_client=None, _key=None)
+        state["__pydantic_private__"] = private
+        return state
+
+    # ------------------------------------------------------------------ token counts
+    @property
+    def token_count_source(self) -> str | None:
+        """How :meth:`get_num_tokens` counted last: ``"space"`` (the Space's own tokenizer,
+        TGI ``/tokenize``), ``"transformers"`` (LangChain's GPT-2 tokenizer) or
+        ``"estimate"`` (about 4 characters a token); ``None`` before the first count."""
+        return self._token_count_source
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens of ``text``: by the Space's tokenizer when it offers one (TGI
+        ``POST /tokenize``), else by ``transformers`` when installed (LangChain's default),
+        else an estimate. :attr:`token_count_source` says which."""
+        try:
+            count = self._space().count_tokens(text)
+        except HFSpacesError as exc:  # asleep, down, disabled: count here instead
+            logger.debug("tier %s: no token count from the Space: %s", self.tier, exc)
+            count = None
+        if count is not None:
+            return self._counted("space", count)
+        if self.custom_get_token_ids is None and importlib.util.find_spec("transformers") is None:  # type: ignore[attr-defined]
+            return self._counted("estimate", estimate_tokens(text))
+        return self._counted("transformers", super().get_num_tokens(text))  # type: ignore[misc]
+
+    def _counted(self, source: str, count: int) -> int:
+        if source != self._token_count_source:
+            log = logger.info if source == "estimate" else logger.debug
+            log(
+                "tier %s: counting tokens by %s",
+                self.tier,
+                _COUNT_SOURCES[source],
+            )
+        self._token_count_source = source
+        return count
 
     def _generation_params(self) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in GENERATION_PARAMETERS}
@@ -253,6 +535,8 @@ class _SpaceModelBase(BaseModel):
         return params
 
     def _space_params(self) -> dict[str, Any]:
+        if self._key != self._space_key():
+            self._bind(self._derive())
         return {
             "tier": self.tier,
             "space_url": self.space_url,
@@ -278,7 +562,7 @@ class _SpaceModelBase(BaseModel):
         return render_prompt(text, context, tier=self.tier, url=self.space_url)
 
     def _ls_model_name(self, kwargs: Mapping[str, Any]) -> str:
-        model = kwargs.get("model")
+        model = kwargs.get("model") or self.model
         if isinstance(model, str) and model:
             return model
         return self.revision or self.space_url or (self.tier or C.DEFAULT_TIER)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import threading
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
@@ -28,7 +32,8 @@ from langchain_hf_spaces._structured import astructured_loop, structured_loop
 from langchain_hf_spaces._transport import Done, HTTPPool, adrive, aresult, drive, result
 from langchain_hf_spaces._variations import VariationPlan
 from langchain_hf_spaces.config import SpaceConfig
-from langchain_hf_spaces.errors import HFSpacesError
+from langchain_hf_spaces.errors import HFSpacesError, SpaceNotFoundError, SpaceResponseError
+from langchain_hf_spaces.protocols._base import RequestSpec
 from langchain_hf_spaces.schema import SchemaLike, schema_to_model
 
 __all__ = ["OnWait", "SpaceClient"]
@@ -49,6 +54,25 @@ async def _achunks(
 ) -> AsyncGenerator[StreamChunk, None]:
     async for item in items:
         yield StreamChunk(item) if isinstance(item, str) else StreamChunk("", item.value)
+
+
+TOKENIZE_PATH = "/tokenize"
+
+
+def _tokenize_flow(core: SpaceCore, text: str) -> CallFlow[int | None]:
+    """TGI's ``POST /tokenize``: the token list of ``text``; ``None`` when the Space has no
+    such route or answers something else."""
+    try:
+        outcome = yield from core.exchange(
+            RequestSpec("POST", TOKENIZE_PATH, json={"inputs": text})
+        )
+    except (SpaceNotFoundError, SpaceResponseError):
+        return None
+    try:
+        tokens = json.loads(outcome.received.body)
+    except ValueError:
+        return None
+    return len(tokens) if isinstance(tokens, list) else None
 
 
 class SpaceClient:
@@ -80,6 +104,35 @@ class SpaceClient:
         self.on_wait = on_wait
         self._info: dict[str, Any] | None = None
         self._info_known = False
+        self._tokenize: bool | None = None
+        """Whether the Space answers ``POST /tokenize`` (``None``: not asked yet)."""
+        # Single flight: concurrent first calls of an `auto` Space wait for one probe.
+        self._setup_lock = threading.Lock()
+        self._async_setup: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # Copies (deepcopy, pickle, cloudpickle): the settings, tier, on_wait and what was learnt
+    # about the Space; connections and locks are made again, lazily, in the copy. A client of
+    # yours passed as http_client is not copied: the copy opens its own connections.
+    def __getstate__(self) -> dict[str, Any]:
+        detected = self._core.protocol
+        return {
+            "config": self.config,
+            "tier": self.tier,
+            "on_wait": self.on_wait,
+            "protocol": detected.name if detected is not None else None,
+            "info": (self._info, self._info_known),
+            "tokenize": self._tokenize,
+        }
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self.__init__(state["config"], tier=state["tier"], on_wait=state["on_wait"])  # type: ignore[misc]
+        name = state.get("protocol")
+        if name is not None and self._core.protocol is None:
+            self._core.protocol = self._core._make(name)
+        self._info, self._info_known = state.get("info", (None, False))
+        self._tokenize = state.get("tokenize")
 
     @property
     def config(self) -> SpaceConfig:
@@ -123,6 +176,50 @@ class SpaceClient:
     async def _arun(self, flow: CallFlow[_T]) -> _T:
         return await aresult(adrive(self._pool, self._core, flow, self.on_wait))
 
+    def _setup_once(self) -> None:
+        """Probe (``auto``) and set up the protocol before a call, once for concurrent callers:
+        the first one sends the probe, the others wait for it and use what it found."""
+        if not self._needs_setup():
+            return
+        with self._setup_lock:
+            if self._needs_setup():
+                self._run(protocol_flow(self._core))
+
+    async def _asetup_once(self) -> None:
+        """Async :meth:`_setup_once`: one probe per event loop (an ``asyncio.Lock`` each)."""
+        if not self._needs_setup():
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._async_setup.get(loop)
+        if lock is None:
+            lock = self._async_setup.setdefault(loop, asyncio.Lock())
+        async with lock:
+            if self._needs_setup():
+                await self._arun(protocol_flow(self._core))
+
+    def _call(self, flow: CallFlow[_T]) -> _T:
+        self._setup_once()
+        return self._run(flow)
+
+    async def _acall(self, flow: CallFlow[_T]) -> _T:
+        await self._asetup_once()
+        return await self._arun(flow)
+
+    def _stream_items(self, flow: CallFlow[SpaceAnswer]) -> Iterator[StreamChunk]:
+        self._setup_once()
+        yield from _chunks(drive(self._pool, self._core, flow, self.on_wait))
+
+    async def _astream_items(
+        self, flow: CallFlow[SpaceAnswer]
+    ) -> AsyncGenerator[StreamChunk, None]:
+        await self._asetup_once()
+        items = _achunks(adrive(self._pool, self._core, flow, self.on_wait))
+        try:
+            async for item in items:
+                yield item
+        finally:
+            await items.aclose()
+
     def _text(
         self,
         prompt: Any,
@@ -153,8 +250,7 @@ class SpaceClient:
         and the protocol is set up (a Gradio app's config read), so :attr:`takes_messages` is
         known. Integrations call this before choosing between native chat and a chat template.
         """
-        if self._needs_setup():
-            self._run(protocol_flow(self._core))
+        self._setup_once()
         return self._core.protocol_name
 
     def _needs_setup(self) -> bool:
@@ -171,7 +267,7 @@ class SpaceClient:
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> SpaceAnswer:
         """Like :meth:`generate`, returning the text with its metadata."""
-        return self._run(self._text(prompt, context, parameters))
+        return self._call(self._text(prompt, context, parameters))
 
     def _complete_hinted(
         self,
@@ -180,7 +276,7 @@ class SpaceClient:
         parameters: Mapping[str, Any],
         hints: Mapping[str, Any],
     ) -> SpaceAnswer:
-        return self._run(self._text(prompt, context, parameters, hints))
+        return self._call(self._text(prompt, context, parameters, hints))
 
     def generate_structure(
         self,
@@ -248,7 +344,7 @@ class SpaceClient:
     ) -> Iterator[StreamChunk]:
         """Like :meth:`stream`, with the final :class:`SpaceAnswer` on the last chunk."""
         flow = self._text(prompt, context, parameters, stream=True)
-        return _chunks(drive(self._pool, self._core, flow, self.on_wait))
+        return self._stream_items(flow)
 
     def chat(
         self,
@@ -259,7 +355,7 @@ class SpaceClient:
         **parameters: Any,
     ) -> SpaceAnswer:
         """Send OpenAI-format ``messages`` (and tools) to a chat-native (``openai``) Space."""
-        return self._run(self._chat(messages, tools, tool_choice, parameters))
+        return self._call(self._chat(messages, tools, tool_choice, parameters))
 
     def chat_stream_chunks(
         self,
@@ -271,7 +367,29 @@ class SpaceClient:
     ) -> Iterator[StreamChunk]:
         """Stream a :meth:`chat` answer; tool calls arrive on the last chunk's answer."""
         flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
-        return _chunks(drive(self._pool, self._core, flow, self.on_wait))
+        return self._stream_items(flow)
+
+    def count_tokens(self, text: str) -> int | None:
+        """The number of tokens of ``text`` by the Space's own tokenizer (TGI's
+        ``POST /tokenize``), or ``None`` when the Space offers no tokenizer (then remembered)."""
+        self._setup_once()
+        if not self._tokenize_available():
+            return None
+        return self._tokenized(self._run(_tokenize_flow(self._core, text)))
+
+    async def acount_tokens(self, text: str) -> int | None:
+        """Async :meth:`count_tokens`."""
+        await self._asetup_once()
+        if not self._tokenize_available():
+            return None
+        return self._tokenized(await self._arun(_tokenize_flow(self._core, text)))
+
+    def _tokenize_available(self) -> bool:
+        return self._core.protocol_name == "tgi" and self._tokenize is not False
+
+    def _tokenized(self, count: int | None) -> int | None:
+        self._tokenize = count is not None
+        return count
 
     def info(self) -> dict[str, Any] | None:
         """What the Space says about its model (TGI ``/info``; an OpenAI Space's first model).
@@ -279,7 +397,7 @@ class SpaceClient:
         ``None`` when the protocol has no such description. Asked once and remembered.
         """
         if not self._info_known:
-            self._info, self._info_known = self._run(info_flow(self._core)), True
+            self._info, self._info_known = self._call(info_flow(self._core)), True
         return self._info
 
     def runtime(self) -> SpaceRuntime | None:
@@ -334,8 +452,7 @@ class SpaceClient:
     # ----------------------------------------------------------------- async
     async def aresolve_protocol(self) -> str:
         """Async :meth:`resolve_protocol`."""
-        if self._needs_setup():
-            await self._arun(protocol_flow(self._core))
+        await self._asetup_once()
         return self._core.protocol_name
 
     async def agenerate(
@@ -348,7 +465,7 @@ class SpaceClient:
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> SpaceAnswer:
         """Async :meth:`complete`."""
-        return await self._arun(self._text(prompt, context, parameters))
+        return await self._acall(self._text(prompt, context, parameters))
 
     async def _acomplete_hinted(
         self,
@@ -357,7 +474,7 @@ class SpaceClient:
         parameters: Mapping[str, Any],
         hints: Mapping[str, Any],
     ) -> SpaceAnswer:
-        return await self._arun(self._text(prompt, context, parameters, hints))
+        return await self._acall(self._text(prompt, context, parameters, hints))
 
     async def agenerate_structure(
         self,
@@ -408,7 +525,7 @@ class SpaceClient:
     ) -> AsyncGenerator[StreamChunk, None]:
         """Async :meth:`stream_chunks`."""
         flow = self._text(prompt, context, parameters, stream=True)
-        return _achunks(adrive(self._pool, self._core, flow, self.on_wait))
+        return self._astream_items(flow)
 
     async def achat(
         self,
@@ -419,7 +536,7 @@ class SpaceClient:
         **parameters: Any,
     ) -> SpaceAnswer:
         """Async :meth:`chat`."""
-        return await self._arun(self._chat(messages, tools, tool_choice, parameters))
+        return await self._acall(self._chat(messages, tools, tool_choice, parameters))
 
     def achat_stream_chunks(
         self,
@@ -431,12 +548,12 @@ class SpaceClient:
     ) -> AsyncGenerator[StreamChunk, None]:
         """Async :meth:`chat_stream_chunks`."""
         flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
-        return _achunks(adrive(self._pool, self._core, flow, self.on_wait))
+        return self._astream_items(flow)
 
     async def ainfo(self) -> dict[str, Any] | None:
         """Async :meth:`info`."""
         if not self._info_known:
-            self._info, self._info_known = await self._arun(info_flow(self._core)), True
+            self._info, self._info_known = await self._acall(info_flow(self._core)), True
         return self._info
 
     async def aruntime(self) -> SpaceRuntime | None:

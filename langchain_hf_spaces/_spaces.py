@@ -58,11 +58,26 @@ class SpacesClient:
     ) -> None:
         self.settings = SpacesSettings.load() if settings is None else settings
         self.fallback_to_base = fallback_to_base
+        self._on_wait = on_wait
         self._pool = HTTPPool(http_client, async_http_client)
         self._spaces: dict[str, SpaceClient] = {
             name: SpaceClient(cfg, tier=name, on_wait=on_wait, _pool=self._pool)
             for name, cfg in self.settings.tiers.items()
         }
+
+    # Copies (deepcopy, pickle, cloudpickle) keep the settings and options; the copy opens its
+    # own connections, lazily (clients of yours passed as http_client are not copied).
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "fallback_to_base": self.fallback_to_base,
+            "on_wait": self._on_wait,
+        }
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["settings"], fallback_to_base=state["fallback_to_base"], on_wait=state["on_wait"]
+        )
 
     def __repr__(self) -> str:
         return (
@@ -85,7 +100,9 @@ class SpacesClient:
         client = self._spaces.get(name)
         if client is None:
             cfg = self.settings.space(name)  # raises the SpaceConfigError naming the tier
-            client = self._spaces.setdefault(name, SpaceClient(cfg, tier=name, _pool=self._pool))
+            client = self._spaces.setdefault(
+                name, SpaceClient(cfg, tier=name, on_wait=self._on_wait, _pool=self._pool)
+            )
         return client
 
     # ------------------------------------------------------------ fallback

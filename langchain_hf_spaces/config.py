@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pickle
 import re
 import warnings
 from collections.abc import Callable, Mapping
@@ -360,6 +361,24 @@ class SpaceConfig(BaseModel):
         except ValidationError as exc:
             raise _config_error(exc, "SpaceConfig", type(self).model_fields) from None
         self._token_provider = provider
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """Pickling keeps a token provider that pickles (a module-level function, a picklable
+        callable object) and refuses one that does not, saying so (``deepcopy`` keeps any)."""
+        provider = self._token_provider
+        if provider is not None:
+            try:
+                pickle.dumps(provider)
+            except Exception as exc:
+                name = getattr(provider, "__qualname__", type(provider).__name__)
+                raise SpaceConfigError(
+                    f"this Space's token provider {name!r} cannot be pickled "
+                    f"({type(exc).__name__}), so neither can its settings.",
+                    url=self.url,
+                    hint="Use a module-level function (or a picklable callable object) as the "
+                    "token provider, or set token / token_env instead.",
+                ) from None
+        return super().__getstate__()
 
     @field_validator("url", mode="before")
     @classmethod

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM, LangSmithParams
@@ -55,12 +55,31 @@ from langchain_hf_spaces.schema import SchemaLike
 
 __all__ = ["HuggingFaceSpaceLLM"]
 
+_M = TypeVar("_M")
+
 DEFAULT_BATCH_CONCURRENCY = 64
 """Prompts of one sync batch sent at once when the caller sets no ``max_concurrency``."""
 
 _BATCH_LIMIT: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "hf_spaces_batch_limit", default=None
 )
+_RUN_MANAGERS: contextvars.ContextVar[Sequence[Any] | None] = contextvars.ContextVar(
+    "hf_spaces_run_managers", default=None
+)
+"""The run manager of each prompt of a ``generate`` call: LangChain makes one run per prompt
+but hands ``_generate`` only the first, so streamed tokens would all land in that run."""
+
+
+def _per_prompt(prompts: Sequence[str], run_manager: _M | None) -> list[_M | None]:
+    """Each prompt's own run manager (``run_manager`` for all when they are not known)."""
+    managers = _RUN_MANAGERS.get()
+    if (
+        managers is not None
+        and len(managers) == len(prompts)
+        and (run_manager is None or managers[0] is run_manager)
+    ):
+        return list(managers)
+    return [run_manager] * len(prompts)
 
 
 class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
@@ -214,18 +233,22 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        managers = _per_prompt(prompts, run_manager)
         if len(prompts) == 1:
-            generations = [[self._complete_one(prompts[0], stop, run_manager, kwargs)]]
+            generations = [[self._complete_one(prompts[0], stop, managers[0], kwargs)]]
         else:
             limit = _BATCH_LIMIT.get() or DEFAULT_BATCH_CONCURRENCY
             workers = min(len(prompts), limit)
             ctx = contextvars.copy_context
 
-            def one(prompt: str) -> list[Generation]:
-                return [self._complete_one(prompt, stop, run_manager, kwargs)]
+            def one(prompt: str, manager: CallbackManagerForLLMRun | None) -> list[Generation]:
+                return [self._complete_one(prompt, stop, manager, kwargs)]
 
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hf-spaces") as pool:
-                futures = [pool.submit(ctx().run, one, p) for p in prompts]
+                futures = [
+                    pool.submit(ctx().run, one, p, m)
+                    for p, m in zip(prompts, managers, strict=True)
+                ]
                 generations = [f.result() for f in futures]
         return LLMResult(generations=generations, llm_output=_llm_output(generations))
 
@@ -236,20 +259,58 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
+        managers = _per_prompt(prompts, run_manager)
         if len(prompts) == 1:
-            generations = [[await self._acomplete_one(prompts[0], stop, run_manager, kwargs)]]
+            generations = [[await self._acomplete_one(prompts[0], stop, managers[0], kwargs)]]
         else:
             limit = _BATCH_LIMIT.get()
             semaphore = asyncio.Semaphore(limit) if limit else None
 
-            async def one(prompt: str) -> list[Generation]:
+            async def one(
+                prompt: str, manager: AsyncCallbackManagerForLLMRun | None
+            ) -> list[Generation]:
                 if semaphore is None:
-                    return [await self._acomplete_one(prompt, stop, run_manager, kwargs)]
+                    return [await self._acomplete_one(prompt, stop, manager, kwargs)]
                 async with semaphore:
-                    return [await self._acomplete_one(prompt, stop, run_manager, kwargs)]
+                    return [await self._acomplete_one(prompt, stop, manager, kwargs)]
 
-            generations = list(await asyncio.gather(*(one(p) for p in prompts)))
+            pairs = zip(prompts, managers, strict=True)
+            generations = list(await asyncio.gather(*(one(p, m) for p, m in pairs)))
         return LLMResult(generations=generations, llm_output=_llm_output(generations))
+
+    def _generate_helper(
+        self,
+        prompts: list[str],
+        stop: list[str] | None,
+        run_managers: list[CallbackManagerForLLMRun],
+        *,
+        new_arg_supported: bool,
+        **kwargs: Any,
+    ) -> LLMResult:
+        token = _RUN_MANAGERS.set(run_managers)
+        try:
+            return super()._generate_helper(
+                prompts, stop, run_managers, new_arg_supported=new_arg_supported, **kwargs
+            )
+        finally:
+            _RUN_MANAGERS.reset(token)
+
+    async def _agenerate_helper(
+        self,
+        prompts: list[str],
+        stop: list[str] | None,
+        run_managers: list[AsyncCallbackManagerForLLMRun],
+        *,
+        new_arg_supported: bool,
+        **kwargs: Any,
+    ) -> LLMResult:
+        token = _RUN_MANAGERS.set(run_managers)
+        try:
+            return await super()._agenerate_helper(
+                prompts, stop, run_managers, new_arg_supported=new_arg_supported, **kwargs
+            )
+        finally:
+            _RUN_MANAGERS.reset(token)
 
     def batch(
         self,

@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.language_models import BaseLanguageModel
 from langchain_core.messages import BaseMessage
 from langchain_core.prompt_values import PromptValue
@@ -228,22 +229,91 @@ class SpaceTierRouter(Runnable[Any, Any]):
         return {"key": tier, "input": payload}
 
     # ------------------------------------------------------------------ Runnable
+    # Each call is a run of its own (named ``SpaceTierRouter``) in callbacks, traces and
+    # ``astream_events``, with the chosen tier's model as its child.
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return self._router_for(kwargs).invoke(self._split(input), config)
+        return self._call_with_config(self._invoke, input, config, **kwargs)
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        return await self._router_for(kwargs).ainvoke(self._split(input), config)
+        return await self._acall_with_config(self._ainvoke, input, config, **kwargs)
 
     def stream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[Any]:
-        yield from self._router_for(kwargs).stream(self._split(input), config)
+        yield from self._transform_stream_with_config(
+            iter([input]), self._transform, config, **kwargs
+        )
 
     async def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
     ) -> AsyncIterator[Any]:
-        async for chunk in self._router_for(kwargs).astream(self._split(input), config):
+        async def one() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self._atransform_stream_with_config(
+            one(), self._atransform, config, **kwargs
+        ):
             yield chunk
+
+    def _invoke(
+        self,
+        value: Any,
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Any:
+        return self._router_for(kwargs).invoke(self._split(value), config)
+
+    async def _ainvoke(
+        self,
+        value: Any,
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Any:
+        return await self._router_for(kwargs).ainvoke(self._split(value), config)
+
+    def _transform(
+        self,
+        values: Iterator[Any],
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        for value in values:
+            yield from self._router_for(kwargs).stream(self._split(value), config)
+
+    async def _atransform(
+        self,
+        values: AsyncIterator[Any],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        async for value in values:
+            async for chunk in self._router_for(kwargs).astream(self._split(value), config):
+                yield chunk
+
+    # Copies (deepcopy, pickle, cloudpickle): the models and options; the routes are rebuilt.
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "models": self.models,
+            "default_tier": self.default_tier,
+            "route": self.route,
+            "fallback_to_base": self.fallback_to_base,
+            "base_tier": self.base_tier,
+            "spaces": self._spaces,
+        }
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        self.__init__(  # type: ignore[misc]
+            state["models"],
+            default_tier=state["default_tier"],
+            route=state["route"],
+            fallback_to_base=state["fallback_to_base"],
+            base_tier=state["base_tier"],
+        )
+        self._spaces = state["spaces"]
 
 
 class HuggingFaceSpaces:
@@ -282,7 +352,10 @@ class HuggingFaceSpaces:
         if not self.settings.enabled:
             # The models raise SpacesDisabledError when called (so fallbacks can take over).
             return {"settings": self.settings, "tier": tier}
-        return {"client": self.client.space(tier)}
+        # The tier's client comes from the shared SpacesClient: a copy of the model whose tier
+        # changes (configurable_fields, model_copy) takes that tier's client, on the same pool.
+        self.client.space(tier)  # an unknown tier fails here
+        return {"spaces": self.client, "tier": tier}
 
     def llm(self, tier: str | None = None, **fields: Any) -> HuggingFaceSpaceLLM:
         """A :class:`HuggingFaceSpaceLLM` for ``tier`` on the shared pool."""
