@@ -180,9 +180,7 @@ def tool_selections(response: ChatResponse, *, error_on_no_tool_call: bool) -> l
         invalid = kwargs.get("invalid_tool_calls") or []
         reasons = "; ".join(str(i.get("error")) for i in invalid)
         why = f" (invalid tool calls: {reasons})" if reasons else ""
-        raise ValueError(
-            f"Expected at least one tool call, got: {response.message.content!r}{why}"
-        )
+        raise ValueError(f"Expected at least one tool call, got: {response.message.content!r}{why}")
     selections = []
     for call in calls:
         arguments = call.get("arguments")

@@ -11,6 +11,7 @@ may begin; from there it is held back and parsed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -133,10 +134,8 @@ def _plain_call(call: Mapping[str, Any]) -> dict[str, Any]:
     else:
         name, arguments = call.get("name"), call.get("arguments")
     if isinstance(arguments, str):
-        try:
+        with contextlib.suppress(ValueError):  # else rendered back as the model wrote it
             arguments = json.loads(arguments) if arguments.strip() else {}
-        except ValueError:
-            pass  # rendered back as the model wrote it
     call_id = call.get("id")
     return {"id": str(call_id) if call_id else None, "name": name, "arguments": arguments}
 

@@ -627,10 +627,14 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
         elif user_msg is not None:
             messages.append(user_msg)
+        # A tool_choice of None (FunctionCallingProgram passes one) leaves tool_required's.
+        tool_choice = kwargs.pop("tool_choice", None)
+        if tool_choice is None:
+            tool_choice = "required" if tool_required else "auto"
         return {
             "messages": messages,
             "tools": [tool.metadata.to_openai_tool() for tool in tools] or None,
-            "tool_choice": "required" if tool_required else "auto",
+            "tool_choice": tool_choice,
             **kwargs,
         }
 
