@@ -92,3 +92,18 @@ def test_a_spawned_worker_gets_a_working_llm() -> None:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
             assert pool.submit(_ask, llm).result(timeout=120) == "from the worker"
+
+
+def test_model_copy_with_a_new_space_calls_that_space() -> None:
+    with (
+        LocalSpace(responder=scripted_responder(["old"])) as old,
+        LocalSpace(responder=scripted_responder(["new"])) as new,
+    ):
+        llm = HuggingFaceSpaceLLM(space=SpaceConfig(url=old.url))
+        assert llm.complete("x").text == "old"
+        moved = llm.model_copy(update={"space": SpaceConfig(url=new.url), "max_new_tokens": 5})
+        assert moved.complete("x").text == "new"
+        assert new.requests[-1].json["parameters"] == {"max_new_tokens": 5}
+        assert moved.metadata.model_name == new.url
+        llm.close()
+        moved.close()
