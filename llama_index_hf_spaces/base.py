@@ -7,9 +7,7 @@ translates between LlamaIndex's types and the core's (prompts, chat messages, an
 from __future__ import annotations
 
 import copy
-import difflib
 import threading
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -65,9 +63,10 @@ from llama_index_hf_spaces._convert import (
     native_messages,
     tool_selections,
 )
+from llama_index_hf_spaces._fields import extra_arguments, limits_from_info
 from llama_index_hf_spaces._tool_prompt import TextTools, native_tool_choice, text_tools
 
-__all__ = ["HuggingFaceSpaceLLM"]
+__all__ = ["HuggingFaceSpaceLLM", "limits_from_info"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -75,9 +74,6 @@ _TOOL_KWARGS = ("tools", "tool_choice")
 
 # Protocols whose Spaces complete text (chat goes through a chat template).
 _TEXT_PROTOCOLS = frozenset({"generate", "tgi", "gradio"})
-
-# The constructor's own arguments besides the fields (for "did you mean" on a misspelling).
-_INIT_ARGS = frozenset({"settings", "client", "http_client", "async_http_client", "model"})
 
 # Builds a copy's client once, when two threads first use the copy at the same time.
 _CLIENT_LOCK = threading.Lock()
@@ -248,7 +244,9 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             tier = settings.default_tier if tier is None else tier
             enabled = settings.enabled
             config = settings.space(tier) if enabled else settings.tiers.get(tier)
-        self._check_unknown(kwargs, tier=tier, url=config.url if config else None)
+        extra_arguments(
+            kwargs, set(type(self).model_fields), tier=tier, url=config.url if config else None
+        )
         if model is not None and config is not None:
             if client is not None and model != config.model:
                 raise SpaceConfigError(
@@ -284,37 +282,6 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
                 http_client=http_client,
                 async_http_client=async_http_client,
             )
-
-    @classmethod
-    def _check_unknown(cls, kwargs: dict[str, Any], *, tier: str, url: str | None) -> None:
-        """Misspelt fields are errors; other unknown arguments go to ``additional_kwargs``
-        (sent to the Space as generation parameters), with a warning."""
-        fields = set(cls.model_fields)
-        unknown = [key for key in kwargs if key not in fields]
-        if not unknown:
-            return
-        names = sorted(fields | _INIT_ARGS | {"max_tokens"})
-        extra: dict[str, Any] = {}
-        for key in unknown:
-            close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
-            if close:
-                raise SpaceConfigError(
-                    f"HuggingFaceSpaceLLM got an unknown argument {key!r}; did you mean "
-                    f"{close[0]!r}?",
-                    tier=tier,
-                    url=url,
-                    hint="To send a generation parameter the Space takes as it is, put it in "
-                    "additional_kwargs={...}.",
-                )
-            extra[key] = kwargs.pop(key)
-        warnings.warn(
-            f"HuggingFaceSpaceLLM: {', '.join(map(repr, extra))} "
-            f"{'is not a field' if len(extra) == 1 else 'are not fields'}; sent to the Space as "
-            "generation parameters (additional_kwargs). Pass additional_kwargs={...} to say so.",
-            UserWarning,
-            stacklevel=3,
-        )
-        kwargs["additional_kwargs"] = {**extra, **kwargs.get("additional_kwargs", {})}
 
     @classmethod
     def class_name(cls) -> str:
@@ -654,19 +621,3 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         if self.space.revision:
             return f"{self.space.url}@{self.space.revision}"
         return self.space.url
-
-
-def limits_from_info(info: Mapping[str, Any] | None) -> tuple[int | None, int | None]:
-    """``(context_window, num_output)`` from a TGI-style ``/info`` body (None when absent)."""
-    if not info:
-        return None, None
-
-    def positive(name: str) -> int | None:
-        value = info.get(name)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return cast(int, value) if ok else None
-
-    total = positive("max_total_tokens")
-    max_input = positive("max_input_tokens") or positive("max_input_length")
-    output = total - max_input if total and max_input and total > max_input else None
-    return total, output
