@@ -68,7 +68,7 @@ def test_text_spaces_ask_for_json_in_the_prompt_by_default() -> None:
         assert llm.pydantic_program_mode is PydanticProgramMode.LLM
         assert llm.structured_predict(Invoice, PROMPT, text="INV-7") == EXPECTED
         prompt = space.requests[-1].json["inputs"]
-    assert '"total"' in prompt and "# Tools" not in prompt
+    assert '"total"' in prompt and "tool_calls" not in prompt
 
 
 @pytest.mark.parametrize(
@@ -86,4 +86,4 @@ def test_text_spaces_through_the_tool_protocol(reply: str) -> None:
         )
         assert llm.structured_predict(Invoice, PROMPT, text="INV-7") == EXPECTED
         prompt = space.requests[-1].json["inputs"]
-    assert "# Tools" in prompt and '"name": "Invoice"' in prompt
+    assert "tool_calls" in prompt and '"name": "Invoice"' in prompt

@@ -16,6 +16,13 @@ from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
 
 from langchain_hf_spaces import SpaceConfig, SpaceInputError
+from langchain_hf_spaces._tools import (
+    ToolChoice,
+    parse_tool_reply,
+    render_tool_calls,
+    render_tool_result,
+    tool_system_prompt,
+)
 from langchain_hf_spaces.testing import LocalSpace, scripted_responder
 from llama_index_hf_spaces import HuggingFaceSpaceLLM
 from llama_index_hf_spaces._tool_prompt import ToolStreamSplitter, text_tools
@@ -63,8 +70,8 @@ def test_chat_with_tools_on_a_tgi_space() -> None:
         assert response.message.content == ""  # the JSON is not left in the content
         (prompt,) = _prompts(space)
         # the tools are described in the system turn of the chat template
-        assert prompt.startswith("<|im_start|>system\n# Tools\n")
-        assert '"name": "multiply"' in prompt and "You must call at least one tool" in prompt
+        section = tool_system_prompt([SPEC], ToolChoice("required"))
+        assert prompt.startswith(f"<|im_start|>system\n{section}<|im_end|>\n")
         assert prompt.endswith("<|im_start|>user\n6 x 7?<|im_end|>\n<|im_start|>assistant\n")
 
 
@@ -80,7 +87,7 @@ def test_tool_choice_none_and_an_unknown_tool_choice() -> None:
         response = llm.chat_with_tools([TOOL], user_msg="hi", tool_choice="none")
         assert response.message.content == "Just text {not json"
         assert llm.get_tool_calls_from_response(response, error_on_no_tool_call=False) == []
-        assert "# Tools" not in _prompts(space)[0]
+        assert "Multiply two integers" not in _prompts(space)[0]  # no tool section
         with pytest.raises(SpaceInputError, match="not bound"):
             llm.chat_with_tools([TOOL], user_msg="hi", tool_choice="divide")
 
@@ -129,10 +136,13 @@ async def test_function_agent_on_a_tgi_space(streaming: bool) -> None:
         result, deltas = await _run(agent, "What is 3 times 4?")
         first, second = _prompts(space)
     assert CALLS == [(3, 4)] and result == final
-    assert "# Tools" in first and "What is 3 times 4?" in first
+    assert tool_system_prompt([SPEC], ToolChoice("auto")) in first
+    assert "What is 3 times 4?" in first
     # the tool call went back in the protocol's form, and the result as a tool turn
-    assert '{"tool_calls": [{"arguments": {"a": 3, "b": 4}, "name": "multiply"}]}' in second
-    assert "Result of tool 'multiply' (call call_" in second and "):\n12<|im_end|>" in second
+    (call,) = parse_tool_reply(script[0], ["multiply"])[1]
+    assert render_tool_calls([call]) in second
+    result_turn = render_tool_result("12", name="multiply", call_id=call["id"])
+    assert f"<|im_start|>tool\n{result_turn}<|im_end|>" in second
     if streaming:
         assert "".join(deltas) == final and len(deltas) > 3  # the answer streamed
         assert not any("tool_calls" in d for d in deltas)  # the tool call did not
@@ -142,7 +152,8 @@ async def test_function_agent_initial_tool_choice_on_both_kinds_of_space() -> No
     with LocalSpace(responder=scripted_responder([_tool_reply(5, 5), "25."])) as text:
         agent = FunctionAgent(tools=[TOOL], llm=_tgi(text.url), initial_tool_choice="multiply")
         assert "25" in (await _run(agent, "5 x 5?"))[0]
-        assert 'You must call the tool "multiply"' in _prompts(text)[0]
+        forced = tool_system_prompt([SPEC], ToolChoice("function", "multiply"))
+        assert forced in _prompts(text)[0]
     script: list[Any] = [
         {"tool_calls": [{"name": "multiply", "arguments": {"a": 5, "b": 5}}]},
         "25.",
@@ -230,7 +241,8 @@ def test_messages_render_earlier_calls_and_results_for_any_template() -> None:
         ChatMessage(role="tool", content="1", additional_kwargs={"tool_call_id": "c1"}),
     ]
     system, user, assistant, tool = tools.messages(history)
-    assert system.content is not None and system.content.startswith("Be brief.\n\n# Tools")
+    section = tool_system_prompt([SPEC], ToolChoice("auto"))
+    assert system.content == f"Be brief.\n\n{section}"
     assert user.content == "1 x ?"
-    assert assistant.content == '{"tool_calls": [{"arguments": {"a": 1}, "name": "multiply"}]}'
-    assert tool.content == "Result of tool 'multiply' (call c1):\n1"
+    assert assistant.content == render_tool_calls([{"name": "multiply", "arguments": {"a": 1}}])
+    assert tool.content == render_tool_result("1", name="multiply", call_id="c1")
