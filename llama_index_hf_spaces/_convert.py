@@ -28,6 +28,7 @@ from llama_index.core.llms.llm import ToolSelection
 from langchain_hf_spaces._chat_templates import ChatTemplate, MarkerCutter, cut_at_markers
 from langchain_hf_spaces.client import SpaceAnswer, StreamChunk
 from langchain_hf_spaces.errors import HFSpacesError, SpaceInputError
+from llama_index_hf_spaces._tool_prompt import TextTools, ToolStreamSplitter
 
 __all__ = [
     "TemplatePrompt",
@@ -147,22 +148,39 @@ def completion_response(answer: SpaceAnswer) -> CompletionResponse:
     return CompletionResponse(text=answer.text, raw=_raw(answer, meta), additional_kwargs=meta)
 
 
-def chat_response(answer: SpaceAnswer, markers: tuple[str, ...]) -> ChatResponse:
-    """The answer as an assistant message, cut at the first end-of-turn marker."""
+def chat_response(
+    answer: SpaceAnswer, markers: tuple[str, ...], tools: TextTools | None = None
+) -> ChatResponse:
+    """The answer as an assistant message, cut at the first end-of-turn marker; on a text
+    Space with ``tools``, the reply's tool calls parsed out of the text."""
     text = cut_at_markers(answer.text, markers)[0] if markers else answer.text
     extra: dict[str, Any] = {}
     if answer.tool_calls:
         extra["tool_calls"] = answer.tool_calls
+    if tools is not None:
+        text, calls, invalid = tools.parse(text)
+        _put_calls(extra, calls, invalid)
     message = ChatMessage(role=MessageRole.ASSISTANT, content=text, additional_kwargs=extra)
     meta = _metadata(answer)
     return ChatResponse(message=message, raw=_raw(answer, meta), additional_kwargs=meta)
 
 
+def _put_calls(extra: dict[str, Any], calls: list[Any], invalid: list[Any]) -> None:
+    if calls:
+        extra["tool_calls"] = calls
+    if invalid:
+        extra["invalid_tool_calls"] = invalid
+
+
 def tool_selections(response: ChatResponse, *, error_on_no_tool_call: bool) -> list[ToolSelection]:
     """The tool calls of a chat answer from a native (``openai``) Space."""
-    calls = response.message.additional_kwargs.get("tool_calls") or []
+    kwargs = response.message.additional_kwargs
+    calls = kwargs.get("tool_calls") or []
     if not calls and error_on_no_tool_call:
-        raise ValueError(f"Expected at least one tool call, got: {response.message.content!r}")
+        invalid = kwargs.get("invalid_tool_calls") or []
+        reasons = "; ".join(str(i.get("error")) for i in invalid)
+        why = f" (invalid tool calls: {reasons})" if reasons else ""
+        raise ValueError(f"Expected at least one tool call, got: {response.message.content!r}{why}")
     selections = []
     for call in calls:
         arguments = call.get("arguments")
@@ -193,10 +211,11 @@ class _ChatStream:
     """Turns stream chunks into :class:`ChatResponse` objects, cutting at end-of-turn markers
     (a marker split across chunks is held back until it is clear it is not one)."""
 
-    __slots__ = ("cutter", "text")
+    __slots__ = ("cutter", "splitter", "text")
 
-    def __init__(self, markers: tuple[str, ...]) -> None:
+    def __init__(self, markers: tuple[str, ...], tools: TextTools | None) -> None:
         self.cutter = MarkerCutter(markers)
+        self.splitter = ToolStreamSplitter(tools) if tools is not None and tools.parses else None
         self.text = ""
 
     def response(self, chunk: StreamChunk) -> ChatResponse:
@@ -204,11 +223,25 @@ class _ChatStream:
         delta = self.cutter.feed(chunk.text)
         if answer is not None:
             delta += self.cutter.flush()
-        return self._response(delta, answer)
+        splitter = self.splitter
+        if splitter is None:
+            return self._response(delta, answer)
+        delta = splitter.feed(delta)
+        if answer is None:
+            return self._response(delta, None)
+        rest, content, calls, invalid = splitter.finish()
+        self.text += delta
+        response = self._response(rest, answer)
+        response.message.content = content
+        response.delta = delta + rest
+        _put_calls(response.message.additional_kwargs, calls, invalid)
+        return response
 
     def rest(self) -> ChatResponse | None:
         """What was held back, when the stream breaks: it arrived, so the caller gets it."""
         delta = self.cutter.flush()
+        if self.splitter is not None:
+            delta = self.splitter.text[self.splitter.emitted :] + delta
         return self._response(delta, None) if delta else None
 
     def _response(self, delta: str, answer: SpaceAnswer | None) -> ChatResponse:
@@ -238,8 +271,10 @@ async def acompletion_stream(chunks: AsyncIterator[StreamChunk]) -> CompletionRe
         yield _completion_chunk(text, chunk.text, chunk)
 
 
-def chat_stream(chunks: Iterator[StreamChunk], markers: tuple[str, ...]) -> ChatResponseGen:
-    stream = _ChatStream(markers)
+def chat_stream(
+    chunks: Iterator[StreamChunk], markers: tuple[str, ...], tools: TextTools | None = None
+) -> ChatResponseGen:
+    stream = _ChatStream(markers, tools)
     try:
         for chunk in chunks:
             yield stream.response(chunk)
@@ -251,9 +286,9 @@ def chat_stream(chunks: Iterator[StreamChunk], markers: tuple[str, ...]) -> Chat
 
 
 async def achat_stream(
-    chunks: AsyncIterator[StreamChunk], markers: tuple[str, ...]
+    chunks: AsyncIterator[StreamChunk], markers: tuple[str, ...], tools: TextTools | None = None
 ) -> ChatResponseAsyncGen:
-    stream = _ChatStream(markers)
+    stream = _ChatStream(markers, tools)
     try:
         async for chunk in chunks:
             yield stream.response(chunk)

@@ -6,8 +6,10 @@ translates between LlamaIndex's types and the core's (prompts, chat messages, an
 
 from __future__ import annotations
 
-import contextlib
+import copy
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 import httpx
@@ -27,6 +29,7 @@ from llama_index.core.constants import DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPU
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.types import PydanticProgramMode
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._chat_templates import DEFAULT_CHAT_TEMPLATE, chat_template
@@ -44,7 +47,6 @@ from langchain_hf_spaces._params import (
 from langchain_hf_spaces.client import SpaceClient
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
 from langchain_hf_spaces.errors import (
-    HFSpacesError,
     SpaceConfigError,
     SpaceInputError,
     SpacesDisabledError,
@@ -61,12 +63,34 @@ from llama_index_hf_spaces._convert import (
     native_messages,
     tool_selections,
 )
+from llama_index_hf_spaces._fields import extra_arguments, limits_from_info
+from llama_index_hf_spaces._tool_prompt import TextTools, native_tool_choice, text_tools
 
-__all__ = ["HuggingFaceSpaceLLM"]
+__all__ = ["HuggingFaceSpaceLLM", "limits_from_info"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _TOOL_KWARGS = ("tools", "tool_choice")
+
+# Protocols whose Spaces complete text (chat goes through a chat template).
+_TEXT_PROTOCOLS = frozenset({"generate", "tgi", "gradio"})
+
+# Builds a copy's client once, when two threads first use the copy at the same time.
+_CLIENT_LOCK = threading.Lock()
+
+
+@dataclass
+class _Plan:
+    """How one chat call goes out: natively (messages) or as a prompt on a text Space."""
+
+    native: bool
+    params: dict[str, Any]
+    context: Mapping[str, Any] | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    prompt: str = ""
+    markers: tuple[str, ...] = ()
+    tools: dict[str, Any] = field(default_factory=dict)
+    text_tools: TextTools | None = None
 
 
 def _completion_callback(f: _F) -> _F:
@@ -105,6 +129,12 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     answer carries the Space's metadata (tier, url, revision, protocol, latency, attempts,
     token counts) in ``raw`` and ``additional_kwargs``. Errors are the core's typed
     :class:`~langchain_hf_spaces.HFSpacesError` subclasses, unchanged.
+
+    Tools work on every Space: natively on ``openai`` Spaces, and on text Spaces through the
+    shared prompt protocol (:mod:`langchain_hf_spaces._tools`), so ``FunctionAgent`` runs on
+    both. :attr:`metadata` never does I/O; :meth:`load_limits` / :meth:`aload_limits` ask the
+    Space for its context window once. Copies (``copy.deepcopy``, ``pickle``, cloudpickle) work
+    and build their own connections on first use.
     """
 
     tier: str = Field(
@@ -154,7 +184,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         default=None,
         description=(
             "Tokens the model can take in (prompt plus answer)."
-            + f" None: the Space's /info where it reports it, else {DEFAULT_CONTEXT_WINDOW}."
+            + " None: what load_limits() read from the Space's /info, else "
+            + f"{DEFAULT_CONTEXT_WINDOW}."
         ),
         gt=0,
     )
@@ -162,13 +193,21 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         default=None,
         description=(
             "Tokens reserved for the answer when LlamaIndex packs prompts."
-            + " None: max_new_tokens, else the Space's /info, else "
-            + f"{DEFAULT_NUM_OUTPUTS}."
+            + " None: max_new_tokens, else what load_limits() read from the Space's /info, "
+            + f"else {DEFAULT_NUM_OUTPUTS}."
         ),
         gt=0,
     )
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "Further generation parameters sent to the Space as they are (e.g. typical_p, "
+            "watermark); a call's own keyword arguments go on top."
+        ),
+    )
 
     _client: SpaceClient | None = PrivateAttr(default=None)
+    _on_wait: Any = PrivateAttr(default=None)
     _space_limits: tuple[int | None, int | None] | None = PrivateAttr(default=None)
     _markers: tuple[str, ...] = PrivateAttr(default=())
     _metadata_cache: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
@@ -185,6 +224,9 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         **kwargs: Any,
     ) -> None:
         enabled = bool(kwargs.pop("enabled", True))
+        model = kwargs.pop("model", None)
+        if "max_tokens" in kwargs:  # LlamaIndex's (and OpenAI's) name for it
+            kwargs.setdefault("max_new_tokens", kwargs.pop("max_tokens"))
         sources = (("settings", settings), ("space", space), ("client", client))
         given = [name for name, value in sources if value is not None]
         if len(given) > 1:
@@ -202,6 +244,26 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             tier = settings.default_tier if tier is None else tier
             enabled = settings.enabled
             config = settings.space(tier) if enabled else settings.tiers.get(tier)
+        extra_arguments(
+            kwargs, set(type(self).model_fields), tier=tier, url=config.url if config else None
+        )
+        if model is not None and config is not None:
+            if client is not None and model != config.model:
+                raise SpaceConfigError(
+                    "model= cannot change the model of a given client; set it in the client's "
+                    "SpaceConfig(model=...) instead.",
+                    tier=tier,
+                    url=config.url,
+                )
+            config = config.updated(model=model)  # the model name sent to an openai Space
+        if (
+            "pydantic_program_mode" not in kwargs
+            and config is not None
+            and config.protocol in _TEXT_PROTOCOLS
+        ):
+            # Small models on text Spaces follow "answer with this JSON" better than the tool
+            # protocol: structured_predict asks for JSON in the prompt there.
+            kwargs["pydantic_program_mode"] = PydanticProgramMode.LLM
         custom_prompt = kwargs.get("messages_to_prompt") is not None
         super().__init__(tier=tier, space=config, enabled=enabled, **kwargs)
         if custom_prompt:
@@ -212,6 +274,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             self._markers = template.end_of_turn
         if client is not None:
             self._client = client
+            self._on_wait = client.on_wait
         elif config is not None:
             self._client = SpaceClient(
                 config,
@@ -229,38 +292,109 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         # Never serialise the token: a restored LLM reads it from token_env / HF_TOKEN.
         return None if space is None else space.model_dump(mode="json", exclude={"token"})
 
+    # ------------------------------------------------------------------ copies
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Fields and what was learnt (limits); never connections, which a copy builds anew
+        on first use (``copy.deepcopy``, ``pickle``, cloudpickle, multiprocessing spawn)."""
+        fields = dict(self.__dict__)
+        if isinstance(fields.get("messages_to_prompt"), TemplatePrompt):
+            fields["messages_to_prompt"] = None  # rebuilt from chat_template
+        return {
+            "__dict__": fields,
+            "__pydantic_fields_set__": set(self.__pydantic_fields_set__),
+            "__pydantic_extra__": self.__pydantic_extra__,
+            "__pydantic_private__": {
+                "_on_wait": self._on_wait,
+                "_space_limits": self._space_limits,
+                "_markers": self._markers,
+            },
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        private = {
+            "_client": None,
+            "_metadata_cache": None,
+            **state.get("__pydantic_private__", {}),
+        }
+        fields = dict(state["__dict__"])
+        template = None
+        if fields.get("messages_to_prompt") is None:
+            template = chat_template(fields["chat_template"], end_of_turn=fields["end_of_turn"])
+            fields["messages_to_prompt"] = TemplatePrompt(template)
+        object.__setattr__(self, "__dict__", fields)
+        object.__setattr__(self, "__pydantic_fields_set__", state["__pydantic_fields_set__"])
+        object.__setattr__(self, "__pydantic_extra__", state.get("__pydantic_extra__"))
+        object.__setattr__(self, "__pydantic_private__", private)
+
+    def __copy__(self) -> HuggingFaceSpaceLLM:
+        new = type(self).__new__(type(self))
+        new.__setstate__(self.__getstate__())
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> HuggingFaceSpaceLLM:
+        new = type(self).__new__(type(self))
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return new
+
+    # ------------------------------------------------------------------ metadata
+
     @property
     def metadata(self) -> LLMMetadata:
-        # LlamaIndex reads this on every call (callback payloads): rebuild only on change.
+        """What LlamaIndex needs to know, from fields only (no I/O, as ``OpenAILike``'s).
+
+        Tools work on every Space (``is_function_calling_model``); ``is_chat_model`` is true for
+        ``openai`` Spaces (and ``auto`` ones found to be). The limits are the fields, else
+        what :meth:`load_limits` read, else LlamaIndex's defaults.
+        """
         client = self._client
-        key = (
-            self.context_window,
-            self.num_output,
-            self.max_new_tokens,
-            client is not None and client.is_chat_native,
+        chat = (client.is_chat_native if client is not None else False) or (
+            self.space is not None and self.space.protocol == "openai"
         )
+        limits = self._space_limits or (None, None)
+        key = (self.context_window, self.num_output, self.max_new_tokens, chat, limits)
         cached = self._metadata_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        context_window, num_output = self.context_window, self.num_output or self.max_new_tokens
-        if context_window is None or num_output is None:
-            info_window, info_output = self._limits_from_space()
-            context_window = context_window or info_window or DEFAULT_CONTEXT_WINDOW
-            num_output = num_output or info_output or DEFAULT_NUM_OUTPUTS
         metadata = LLMMetadata(
-            context_window=context_window,
-            num_output=num_output,
-            is_chat_model=key[3],
-            is_function_calling_model=key[3],
+            context_window=self.context_window or limits[0] or DEFAULT_CONTEXT_WINDOW,
+            num_output=self.num_output or self.max_new_tokens or limits[1] or DEFAULT_NUM_OUTPUTS,
+            is_chat_model=chat,
+            is_function_calling_model=True,
             model_name=self._model_name(),
         )
         self._metadata_cache = (key, metadata)
         return metadata
 
+    def load_limits(self) -> LLMMetadata:
+        """Ask the Space for its context window and output budget (TGI's ``/info``), once;
+        :attr:`metadata` uses them from then on. Returns the updated metadata.
+
+        Raises the core's typed errors (a sleeping Space is waited for, as for any call).
+        Spaces that do not describe their model leave LlamaIndex's defaults.
+        """
+        if self._space_limits is None:
+            self._space_limits = limits_from_info(self.client.info())
+        return self.metadata
+
+    async def aload_limits(self) -> LLMMetadata:
+        """Async :meth:`load_limits` (does not block the event loop)."""
+        if self._space_limits is None:
+            self._space_limits = limits_from_info(await self.client.ainfo())
+        return self.metadata
+
     @property
     def client(self) -> SpaceClient:
-        """The core :class:`~langchain_hf_spaces.SpaceClient` (raises when disabled)."""
+        """The core :class:`~langchain_hf_spaces.SpaceClient` (raises when disabled).
+
+        A copy builds its own on first use, from :attr:`space` and :attr:`tier`."""
         client = self._client
+        if client is None and self.space is not None and self.enabled:
+            with _CLIENT_LOCK:
+                client = self._client
+                if client is None:
+                    client = SpaceClient(self.space, tier=self.tier, on_wait=self._on_wait)
+                    self._client = client
         if client is None or not self.enabled:
             raise SpacesDisabledError(
                 "Hugging Face Spaces are disabled (enabled = false).",
@@ -303,27 +437,23 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
         client.resolve_protocol()  # an `auto` Space may turn out to be chat-native
-        tools = self._tool_args(client, kwargs)
-        context, params = self._split(kwargs)
-        if client.is_chat_native or client.takes_messages:
-            # openai Spaces take messages natively; Gradio chat apps take the conversation
-            native = self._native_messages(messages, context)
-            return chat_response(client.chat(native, **tools, **params), ())
-        prompt, params, markers = self._chat_prompt(messages, params)
-        return chat_response(client.complete(prompt, context=context, **params), markers)
+        plan = self._plan(client, messages, kwargs)
+        if plan.native:
+            answer = client.chat(plan.messages, **plan.tools, **plan.params)
+        else:
+            answer = client.complete(plan.prompt, context=plan.context, **plan.params)
+        return chat_response(answer, plan.markers, plan.text_tools)
 
     @_chat_callback
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         client = self.client
         client.resolve_protocol()
-        tools = self._tool_args(client, kwargs)
-        context, params = self._split(kwargs)
-        if client.is_chat_native or client.takes_messages:
-            # openai Spaces take messages natively; Gradio chat apps take the conversation
-            native = self._native_messages(messages, context)
-            return chat_stream(client.chat_stream_chunks(native, **tools, **params), ())
-        prompt, params, markers = self._chat_prompt(messages, params)
-        return chat_stream(client.stream_chunks(prompt, context=context, **params), markers)
+        plan = self._plan(client, messages, kwargs)
+        if plan.native:
+            chunks = client.chat_stream_chunks(plan.messages, **plan.tools, **plan.params)
+        else:
+            chunks = client.stream_chunks(plan.prompt, context=plan.context, **plan.params)
+        return chat_stream(chunks, plan.markers, plan.text_tools)
 
     # ----------------------------------------------------------------- async
 
@@ -351,14 +481,12 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         client = self.client
         await client.aresolve_protocol()
-        tools = self._tool_args(client, kwargs)
-        context, params = self._split(kwargs)
-        if client.is_chat_native or client.takes_messages:
-            # openai Spaces take messages natively; Gradio chat apps take the conversation
-            native = self._native_messages(messages, context)
-            return chat_response(await client.achat(native, **tools, **params), ())
-        prompt, params, markers = self._chat_prompt(messages, params)
-        return chat_response(await client.acomplete(prompt, context=context, **params), markers)
+        plan = self._plan(client, messages, kwargs)
+        if plan.native:
+            answer = await client.achat(plan.messages, **plan.tools, **plan.params)
+        else:
+            answer = await client.acomplete(plan.prompt, context=plan.context, **plan.params)
+        return chat_response(answer, plan.markers, plan.text_tools)
 
     @_chat_callback
     async def astream_chat(
@@ -366,15 +494,12 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     ) -> ChatResponseAsyncGen:
         client = self.client
         await client.aresolve_protocol()
-        tools = self._tool_args(client, kwargs)
-        context, params = self._split(kwargs)
-        if client.is_chat_native or client.takes_messages:
-            # openai Spaces take messages natively; Gradio chat apps take the conversation
-            native = self._native_messages(messages, context)
-            return achat_stream(client.achat_stream_chunks(native, **tools, **params), ())
-        prompt, params, markers = self._chat_prompt(messages, params)
-        chunks = client.astream_chunks(prompt, context=context, **params)
-        return achat_stream(chunks, markers)
+        plan = self._plan(client, messages, kwargs)
+        if plan.native:
+            chunks = client.achat_stream_chunks(plan.messages, **plan.tools, **plan.params)
+        else:
+            chunks = client.astream_chunks(plan.prompt, context=plan.context, **plan.params)
+        return achat_stream(chunks, plan.markers, plan.text_tools)
 
     # ---------------------------------------------------------------- helpers (no I/O)
 
@@ -382,13 +507,46 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         """The ``context`` kwarg, and this LLM's parameters with the call's on top."""
         params: dict[str, Any] = {name: getattr(self, name) for name in GENERATION_PARAMETERS}
         params["stop"] = self.stop
+        params.update(self.additional_kwargs)
         context = kwargs.pop("context", None)
         for key in _TOOL_KWARGS:
-            kwargs.pop(key, None)  # taken by _tool_args; only native chat sends them
+            kwargs.pop(key, None)  # taken by _plan
         if "max_tokens" in kwargs:  # LlamaIndex's (and OpenAI's) name for it
             params["max_new_tokens"] = kwargs.pop("max_tokens")
         params.update(kwargs)
         return context, params
+
+    def _plan(
+        self, client: SpaceClient, messages: Sequence[ChatMessage], kwargs: dict[str, Any]
+    ) -> _Plan:
+        """Native messages (openai Spaces; Gradio chat apps without tools) or a prompt from the
+        chat template, with the tools in the prompt protocol on text Spaces."""
+        tools = kwargs.get("tools") or None
+        tool_choice = kwargs.get("tool_choice")
+        context, params = self._split(kwargs)
+        if client.is_chat_native or (client.takes_messages and not tools):
+            native: dict[str, Any] = {}
+            if tools:
+                native = {"tools": tools, "tool_choice": native_tool_choice(tools, tool_choice)}
+            return _Plan(
+                native=True,
+                params=params,
+                messages=self._native_messages(messages, context),
+                tools=native,
+            )
+        check_text_only(messages, tier=self.tier, url=self._url)
+        with_tools = text_tools(tools, tool_choice)
+        if with_tools is not None:
+            messages = with_tools.messages(messages)
+        prompt, params, markers = self._chat_prompt(messages, params)
+        return _Plan(
+            native=False,
+            params=params,
+            context=context,
+            prompt=prompt,
+            markers=markers,
+            text_tools=with_tools,
+        )
 
     def _chat_prompt(
         self, messages: Sequence[ChatMessage], params: dict[str, Any]
@@ -429,38 +587,29 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         tool_required: bool = False,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Messages plus OpenAI tool schemas, for native tool calling on ``openai`` Spaces."""
+        """Messages plus OpenAI tool schemas: sent natively to ``openai`` Spaces, described in
+        the prompt (the shared tool protocol) on text Spaces."""
         messages = list(chat_history or [])
         if isinstance(user_msg, str):
             messages.append(ChatMessage(role=MessageRole.USER, content=user_msg))
         elif user_msg is not None:
             messages.append(user_msg)
+        # A tool_choice of None (FunctionCallingProgram passes one) leaves tool_required's.
+        tool_choice = kwargs.pop("tool_choice", None)
+        if tool_choice is None:
+            tool_choice = "required" if tool_required else "auto"
         return {
             "messages": messages,
             "tools": [tool.metadata.to_openai_tool() for tool in tools] or None,
-            "tool_choice": "required" if tool_required else "auto",
+            "tool_choice": tool_choice,
             **kwargs,
         }
 
     def get_tool_calls_from_response(
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
-        """The tool calls of a chat answer from a native (``openai``) Space."""
+        """The tool calls of a chat answer (native, or parsed from a text Space's reply)."""
         return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
-
-    def _tool_args(self, client: SpaceClient, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """``tools`` / ``tool_choice`` for a native chat call; refused on text Spaces."""
-        tools = kwargs.get("tools")
-        if not tools:
-            return {}
-        if not client.is_chat_native:
-            raise SpaceInputError(
-                "native tool calling needs an `openai`-protocol Space; on a text Space use "
-                "ReActAgent, which asks for tools in the prompt.",
-                tier=self.tier,
-                url=self._url,
-            )
-        return {"tools": tools, "tool_choice": kwargs.get("tool_choice")}
 
     @property
     def _url(self) -> str | None:
@@ -472,33 +621,3 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         if self.space.revision:
             return f"{self.space.url}@{self.space.revision}"
         return self.space.url
-
-    def _limits_from_space(self) -> tuple[int | None, int | None]:
-        """Context window and output budget from the Space's ``/info``, looked up once.
-
-        A failing lookup is not an error here (the defaults apply), since metadata must always
-        be available.
-        """
-        if self._space_limits is None:
-            limits: tuple[int | None, int | None] = (None, None)
-            if self.enabled and self._client is not None:
-                with contextlib.suppress(HFSpacesError):
-                    limits = limits_from_info(self._client.info())
-            self._space_limits = limits
-        return self._space_limits
-
-
-def limits_from_info(info: Mapping[str, Any] | None) -> tuple[int | None, int | None]:
-    """``(context_window, num_output)`` from a TGI-style ``/info`` body (None when absent)."""
-    if not info:
-        return None, None
-
-    def positive(name: str) -> int | None:
-        value = info.get(name)
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return cast(int, value) if ok else None
-
-    total = positive("max_total_tokens")
-    max_input = positive("max_input_tokens") or positive("max_input_length")
-    output = total - max_input if total and max_input and total > max_input else None
-    return total, output

@@ -11,7 +11,7 @@ from llama_index.core.agent.workflow import FunctionAgent
 from llama_index.core.llms import ChatMessage
 from llama_index.core.tools import FunctionTool
 
-from langchain_hf_spaces import SpaceConfig, SpaceInputError
+from langchain_hf_spaces import SpaceConfig
 from langchain_hf_spaces.testing import LocalSpace, scripted_responder
 from llama_index_hf_spaces import HuggingFaceSpaceLLM
 
@@ -58,11 +58,3 @@ def test_chat_with_tools_and_tool_selection() -> None:
         assert space.requests[-1].json["tool_choice"] == "required"
         with pytest.raises(ValueError, match="at least one tool call"):
             llm.get_tool_calls_from_response(llm.chat([ChatMessage(role="user", content="hi")]))
-
-
-def test_tools_on_a_text_space_are_refused_clearly() -> None:
-    with LocalSpace(name="text") as space:
-        llm = HuggingFaceSpaceLLM(space=SpaceConfig(url=space.url, protocol="tgi"))
-        assert not llm.metadata.is_function_calling_model
-        with pytest.raises(SpaceInputError, match="ReActAgent"):
-            llm.chat_with_tools([TOOL], user_msg="6 x 7?")

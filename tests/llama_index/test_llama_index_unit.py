@@ -129,7 +129,8 @@ def test_seed_has_the_shared_lower_bound() -> None:
 def test_metadata_defaults_and_overrides() -> None:
     meta = HuggingFaceSpaceLLM(space=SpaceConfig(url=URL)).metadata
     assert (meta.context_window, meta.num_output) == (DEFAULT_CONTEXT_WINDOW, DEFAULT_NUM_OUTPUTS)
-    assert meta.is_chat_model is False and meta.is_function_calling_model is False
+    assert meta.is_chat_model is False
+    assert meta.is_function_calling_model is True  # tools through the prompt protocol
     meta = HuggingFaceSpaceLLM(
         space=SpaceConfig(url=URL), context_window=8000, max_new_tokens=300
     ).metadata
@@ -150,7 +151,7 @@ def test_limits_from_a_real_info_body() -> None:
     assert limits_from_info({"max_total_tokens": "big"}) == (None, None)
 
 
-def test_metadata_uses_the_clients_info_when_it_has_one() -> None:
+def test_metadata_never_asks_the_client_load_limits_does_once() -> None:
     class InfoClient(SpaceClient):
         lookups = 0
 
@@ -159,8 +160,25 @@ def test_metadata_uses_the_clients_info_when_it_has_one() -> None:
             return {"max_total_tokens": 8192, "max_input_tokens": 6144}
 
     llm = HuggingFaceSpaceLLM(client=InfoClient(SpaceConfig(url=URL)))
+    assert (llm.metadata.context_window, llm.metadata.num_output) == (
+        DEFAULT_CONTEXT_WINDOW,
+        DEFAULT_NUM_OUTPUTS,
+    )
+    assert InfoClient.lookups == 0  # metadata is pure
+    meta = llm.load_limits()
+    assert (meta.context_window, meta.num_output) == (8192, 2048)
     assert (llm.metadata.context_window, llm.metadata.num_output) == (8192, 2048)
-    assert InfoClient.lookups == 1  # looked up once, then cached
+    llm.load_limits()
+    assert InfoClient.lookups == 1  # looked up once, then remembered
+    # explicit fields win over what the Space says
+    assert (
+        HuggingFaceSpaceLLM(
+            client=InfoClient(SpaceConfig(url=URL)), context_window=1000, num_output=10
+        )
+        .load_limits()
+        .context_window
+        == 1000
+    )
 
 
 def test_disabled_raises_typed_error_on_every_call() -> None:
