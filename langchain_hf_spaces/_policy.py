@@ -71,6 +71,9 @@ class Send:
     whole body), from the call's deadline: the driver ends it there with ``Failed("deadline")``.
     A streamed answer's body is not included: each :class:`~langchain_hf_spaces._flow.Read`
     carries its own."""
+    page_budget: float | None = None
+    """Seconds (from the send) the body of a non-2xx answer may take to arrive: an error or
+    sleeping page that trickles in counts against ``wake_timeout`` (``Failed("wake_deadline")``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,7 +391,17 @@ def exchange(
                 )
         if budget <= 0:
             raise deadline.error(tier, space_url, f"before a request to {current_url}")
-        result = yield Send(method, current_url, body, current_headers, stream, budget=budget)
+        # A sleeping page must arrive within what is left of the wake wait (the first one, too).
+        page = wake_until - sent_at if wake_until is not None else wake_limit(config, hub)
+        result = yield Send(
+            method,
+            current_url,
+            body,
+            current_headers,
+            stream,
+            budget=budget,
+            page_budget=max(page, min(1.0, budget)),
+        )
         if isinstance(result, Failed):
             if result.kind == "invalid_url":
                 raise err(SpaceResponseError, f"Redirect to an invalid URL: {result.detail}.")
@@ -397,6 +410,14 @@ def exchange(
                     SpaceUnavailableError,
                     f"The Space is still asleep or building after wake_timeout: its page did "
                     f"not arrive before the wait ran out ({clock() - sent_at:.1f}s).",
+                )
+            if result.kind == "wake_deadline":
+                raise err(
+                    SpaceUnavailableError,
+                    f"The Space's error or sleeping page did not arrive within the wake wait "
+                    f"(wake_timeout={wake_budget or wake_limit(config, hub)}s): it is still "
+                    "asleep, building or stuck.",
+                    hint="Raise wake_timeout, or check the Space's logs on huggingface.co.",
                 )
             fatal = transport_error(result, config, deadline, tier, current_url)
             if fatal is not None:
@@ -487,13 +508,7 @@ def exchange(
             down = stage_error(runtime, tier=tier, url=space_url, status_code=status)
             if down is not None:
                 raise down
-            budget = config.wake_timeout
-            if (
-                runtime is not None
-                and runtime.gpu
-                and "wake_timeout" not in config.model_fields_set
-            ):
-                budget = max(budget, DEFAULT_GPU_WAKE_TIMEOUT)
+            budget = wake_limit(config, hub)
             now = clock()
             if wake_started is None:
                 wake_started = sent_at  # a page that arrives slowly counts against the wait
@@ -597,6 +612,15 @@ def exchange(
             tier=tier,
             space_url=space_url,
         )
+
+
+def wake_limit(config: SpaceConfig, hub: HubWatch | None) -> float:
+    """How long a wait for this Space to wake may take: ``wake_timeout``, or the longer GPU
+    default when the Hub reports GPU hardware and ``wake_timeout`` was not set."""
+    runtime = hub.runtime if hub is not None else None
+    if runtime is not None and runtime.gpu and "wake_timeout" not in config.model_fields_set:
+        return max(config.wake_timeout, DEFAULT_GPU_WAKE_TIMEOUT)
+    return float(config.wake_timeout)
 
 
 def wake_delay(config: SpaceConfig, polls: int, estimate: float | None) -> float:

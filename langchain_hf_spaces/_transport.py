@@ -93,6 +93,53 @@ def _budget(seconds: float | None) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+def _page_left(action: Send, status: int, since: float) -> float | None:
+    """What is left of the Send's ``page_budget`` for the body of a non-2xx answer."""
+    if action.page_budget is None or 200 <= status < 300:
+        return None
+    return action.page_budget - (time.monotonic() - since)
+
+
+class _tighter:
+    """Shorten the deadline to ``seconds`` from now while reading one page, and tell which
+    limit ended it: the call's (``deadline``) or the page's (``wake_deadline``)."""
+
+    __slots__ = ("_at", "_binding", "_seconds", "_token")
+
+    def __init__(self, seconds: float | None) -> None:
+        self._seconds = seconds
+        self._at = 0.0
+        self._binding = False
+        self._token: contextvars.Token[float | None] | None = None
+
+    def __enter__(self) -> None:
+        if self._seconds is None:
+            return
+        outer = _DEADLINE.get()
+        at = self._at = time.monotonic() + self._seconds
+        if outer is None or at < outer:
+            self._binding = True
+            self._token = _DEADLINE.set(at)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _DEADLINE.reset(self._token)
+            self._token = None
+
+    def failed(self, detail: str) -> Failed:
+        return Failed("wake_deadline" if self._binding else "deadline", detail)
+
+    def relabel(self, exc: httpx.HTTPError) -> Failed:
+        """``failed(exc)``, knowing that the page's own deadline may have ended it."""
+        if (
+            self._binding
+            and isinstance(exc, httpx.TimeoutException)
+            and time.monotonic() >= self._at - 0.01
+        ):
+            return Failed("wake_deadline", type(exc).__name__)
+        return failed(exc)
+
+
 class _ClippedStream(httpcore.NetworkStream):
     """A socket whose every read and write ends at the deadline (a trickle cannot outlast it)."""
 
@@ -666,18 +713,22 @@ def _sync_send(
                     held = False  # the stream keeps its place in the pool until it is closed
                     opened.append(stream)
                     return Received(response.status_code, response.headers, b"", stream)
+                page = _tighter(_page_left(action, response.status_code, since))
                 try:
-                    body = _Body(response, cap)
-                    decoding = _decoding(response)
-                    if isinstance(decoding, Failed):
-                        return decoding
-                    if not body.oversize:
-                        for chunk in _chunks(decoding, _raw(response), cap):
-                            if _past_deadline():
-                                return Failed("deadline", "the answer was still arriving")
-                            if not body.add(chunk):
-                                break
-                    return body.received()
+                    with page:
+                        body = _Body(response, cap)
+                        decoding = _decoding(response)
+                        if isinstance(decoding, Failed):
+                            return decoding
+                        if not body.oversize:
+                            for chunk in _chunks(decoding, _raw(response), cap):
+                                if _past_deadline():
+                                    return page.failed("the answer was still arriving")
+                                if not body.add(chunk):
+                                    break
+                        return body.received()
+                except httpx.HTTPError as exc:
+                    return page.relabel(exc)
                 finally:
                     response.close()
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -719,18 +770,24 @@ async def _async_send(
                     held = False
                     opened.append(stream)
                     return Received(response.status_code, response.headers, b"", stream)
+                page = _tighter(_page_left(action, response.status_code, since))
                 try:
-                    body = _Body(response, cap)
-                    decoding = _decoding(response)
-                    if isinstance(decoding, Failed):
-                        return decoding
-                    if not body.oversize:
-                        async for raw in _araw(response):
-                            if _past_deadline():
-                                return Failed("deadline", "the answer was still arriving")
-                            if not all(body.add(c) for c in _chunks(decoding, iter([raw]), cap)):
-                                break
-                    return body.received()
+                    with page:
+                        body = _Body(response, cap)
+                        decoding = _decoding(response)
+                        if isinstance(decoding, Failed):
+                            return decoding
+                        if not body.oversize:
+                            async for raw in _araw(response):
+                                if _past_deadline():
+                                    return page.failed("the answer was still arriving")
+                                if not all(
+                                    body.add(c) for c in _chunks(decoding, iter([raw]), cap)
+                                ):
+                                    break
+                        return body.received()
+                except httpx.HTTPError as exc:
+                    return page.relabel(exc)
                 finally:
                     await response.aclose()
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
