@@ -125,7 +125,8 @@ class Received:
 @dataclass(slots=True)
 class Failed:
     """The transport failed: ``kind`` is connect, connect_timeout, read_timeout (a gap between
-    bytes longer than ``read_timeout``), deadline (the budget a Send or Read carried ran out),
+    bytes longer than ``read_timeout``), bad_encoding (a Content-Encoding we cannot decode, or
+    a corrupt body), deadline (the budget a Send or Read carried ran out),
     pool_timeout (no free connection to the Space), oversize (the decoded answer grew past
     ``max_response_bytes``), broken or invalid_url (an answer whose redirect Location cannot be
     parsed)."""
@@ -199,6 +200,14 @@ def transport_error(
                 "Make fewer calls to this Space at once (max_concurrency), raise its "
                 "pool_timeout setting, or find why its calls hang (timeout= ends them)."
             ),
+        )
+    if failed.kind == "bad_encoding":
+        return SpaceResponseError(
+            f"The answer's Content-Encoding cannot be decoded ({failed.detail}).",
+            tier=tier,
+            url=url,
+            hint="The Space (or a proxy before it) sent a coding it was not asked for, or a "
+            "corrupt body; check the Space's server.",
         )
     if failed.kind == "oversize":
         return SpaceResponseError(
