@@ -209,6 +209,7 @@ def test_a_bad_per_call_timeout_is_refused(bad: Any) -> None:
 def test_the_timeout_settings_are_finite_and_positive(field: str, bad: float) -> None:
     with pytest.raises(SpaceConfigError, match=field):
         SpaceConfig(url="http://127.0.0.1:9", **{field: bad})
+    assert getattr(SpaceConfig(url="http://127.0.0.1:9", **{field: 7}), field) == 7.0
 
 
 def test_heartbeats_forever_end_at_the_total_timeout() -> None:
