@@ -115,7 +115,7 @@ def one_trickle() -> dict[str, float]:
     urls, conn, proc = _servers("trickle")
     out: dict[str, float] = {}
     for name, url in zip(("headers", "body"), urls, strict=True):
-        client = SpaceClient(SpaceConfig(url=url, timeout=2, **FAST))
+        client = SpaceClient(SpaceConfig(url=url, total_timeout=2, **FAST))
         started = time.perf_counter()
         with contextlib.suppress(Exception):  # SpaceTimeoutError expected
             client.generate("Hello")
@@ -131,7 +131,7 @@ def one_trickle() -> dict[str, float]:
 
 def one_tiers() -> dict[str, float]:
     (stuck, fine), conn, proc = _servers("tiers")
-    tiers = {"base": {"url": fine, **FAST}, "company": {"url": stuck, **FAST, "timeout": 120}}
+    tiers = {"base": {"url": fine, **FAST}, "company": {"url": stuck, **FAST, "total_timeout": 120}}
     spaces = SpacesClient(SpacesSettings(tiers=tiers))
 
     def latencies(n: int = 40) -> list[float]:

@@ -27,7 +27,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to open a connection. Short: a Space that does not accept connections is down."""
 DEFAULT_READ_TIMEOUT = 120.0
 """Seconds to wait between bytes of an answer. Long: generation takes time."""
-DEFAULT_TIMEOUT = 1200.0
+DEFAULT_TOTAL_TIMEOUT = 1200.0
 """Seconds the whole call may take (connecting, waiting for a sleeping Space, retries, reading
 the answer or its stream): above the GPU wake wait, so only a stuck Space reaches it."""
 DEFAULT_POOL_TIMEOUT = 60.0

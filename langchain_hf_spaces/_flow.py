@@ -189,8 +189,8 @@ class SpaceCore:
     def deadline(self, timeout: Any = None) -> Deadline:
         """The call's total time limit: ``timeout`` (a call's own), else the Space's."""
         if timeout is None:
-            timeout = self.config.timeout
-        elif (
+            return Deadline.start(self.config.total_timeout, self.clock)
+        if (
             isinstance(timeout, bool)
             or not isinstance(timeout, (int, float))
             or not math.isfinite(timeout)
@@ -201,7 +201,7 @@ class SpaceCore:
                 tier=self.tier,
                 url=self.config.url,
             )
-        return Deadline.start(float(timeout), self.clock)
+        return Deadline.start(float(timeout), self.clock, "timeout")
 
     def exchange(
         self,
@@ -212,7 +212,7 @@ class SpaceCore:
         """One HTTP exchange of ``spec`` (retries, waking, redirects): see ``_policy``.
 
         ``extra`` are the call's own headers (a forwarded ``X-IP-Token``); ``deadline`` the
-        call's total limit (default: the Space's ``timeout`` from now)."""
+        call's total limit (default: the Space's ``total_timeout`` from now)."""
         headers = self.headers()
         headers.update(extra)
         if spec.stream:

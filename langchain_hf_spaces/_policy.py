@@ -157,21 +157,25 @@ class Deadline:
     timeout: float
     at: float
     clock: Callable[[], float]
+    name: str = "total_timeout"
+    """The setting it came from: ``timeout`` (the call's own) or ``total_timeout``."""
 
     @classmethod
-    def start(cls, timeout: float, clock: Callable[[], float]) -> Deadline:
-        return cls(timeout, clock() + timeout, clock)
+    def start(
+        cls, timeout: float, clock: Callable[[], float], name: str = "total_timeout"
+    ) -> Deadline:
+        return cls(timeout, clock() + timeout, clock, name)
 
     def left(self) -> float:
         return self.at - self.clock()
 
     def error(self, tier: str | None, url: str, what: str) -> SpaceTimeoutError:
         return SpaceTimeoutError(
-            f"The call did not finish within timeout={self.timeout:g}s ({what}).",
+            f"The call did not finish within {self.name}={self.timeout:g}s ({what}).",
             tier=tier,
             url=url,
             hint=(
-                "Pass a longer timeout= to the call or raise the Space's `timeout` setting; a "
+                "Pass a longer timeout= to the call or raise the Space's total_timeout; a "
                 "Space that trickles its answer or never ends its stream is stuck: check its logs."
             ),
         )
@@ -325,11 +329,11 @@ def exchange(
     once, a GPU Space gets the longer default wait. Raises the typed error for anything
     but a 2xx answer (or one of ``ok_statuses``, which the protocol parses itself). ``clock``
     is read to measure waits (tests pass a fake one). ``deadline`` is the call's total limit
-    (default: ``config.timeout`` from now); every request carries what is left of it.
+    (default: ``config.total_timeout`` from now); every request carries what is left of it.
     """
     space_url = config.url
     if deadline is None:
-        deadline = Deadline.start(config.timeout, clock)
+        deadline = Deadline.start(config.total_timeout, clock)
     attempts = 0
     retries = 0
     redirects = 0

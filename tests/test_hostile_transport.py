@@ -174,7 +174,7 @@ TRICKLED = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length
 @pytest.mark.parametrize("with_head", [False, True], ids=["body", "headers"])
 def test_a_trickling_answer_ends_at_the_total_timeout(with_head: bool) -> None:
     with SlowServer(trickle(TRICKLED, every=0.5, with_head=with_head)) as srv:
-        exc = guarded(lambda: client(srv.url, timeout=2).generate("Hello"))
+        exc = guarded(lambda: client(srv.url, total_timeout=2).generate("Hello"))
     assert isinstance(exc, SpaceTimeoutError), exc
     assert "timeout=2s" in exc.message and exc.url == srv.url and exc.tier == "base"
     assert exc.hint and "timeout=" in exc.hint
@@ -204,7 +204,7 @@ def test_a_bad_per_call_timeout_is_refused(bad: Any) -> None:
     assert srv.requests == []
 
 
-@pytest.mark.parametrize("field", ["timeout", "pool_timeout"])
+@pytest.mark.parametrize("field", ["total_timeout", "pool_timeout"])
 @pytest.mark.parametrize("bad", [0, -3, float("inf")])
 def test_the_timeout_settings_are_finite_and_positive(field: str, bad: float) -> None:
     with pytest.raises(SpaceConfigError, match=field):
@@ -214,7 +214,7 @@ def test_the_timeout_settings_are_finite_and_positive(field: str, bad: float) ->
 
 def test_heartbeats_forever_end_at_the_total_timeout() -> None:
     with SlowServer(heartbeats(every=0.2)) as srv:
-        c = client(srv.url, protocol="tgi", timeout=2)
+        c = client(srv.url, protocol="tgi", total_timeout=2)
         exc = guarded(lambda: list(c.stream("Hello")))
         aexc = guarded(lambda: asyncio.run(_drain(c.astream("Hello"))))
     for e in (exc, aexc):
@@ -241,7 +241,7 @@ def test_a_stream_that_goes_quiet_ends_at_read_timeout() -> None:
 def test_wake_timeout_holds_when_each_sleeping_page_arrives_slowly() -> None:
     head = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/html\r\n\r\n<html>sleeping"
     with SlowServer(trickle(head, every=0.2, with_head=False)) as srv:
-        c = client(srv.url, wake_timeout=1.0, timeout=120)
+        c = client(srv.url, wake_timeout=1.0, total_timeout=120)
         exc = guarded(lambda: c.generate("Hello"))
         aexc = guarded(lambda: asyncio.run(c.agenerate("Hello")))
     for e in (exc, aexc):
@@ -258,7 +258,7 @@ def _tiers(stuck: str, fine: str, **cfg: Any) -> SpacesClient:
 def test_calls_hanging_on_one_tier_do_not_block_another(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(C, "DEFAULT_MAX_CONNECTIONS", 20)
     with SlowServer(hang) as stuck, SlowServer(answer(OK_B)) as fine:
-        spaces = _tiers(stuck.url, fine.url, timeout=60)
+        spaces = _tiers(stuck.url, fine.url, total_timeout=60)
         hung = [
             threading.Thread(target=guarded, args=(lambda: spaces.generate("x", tier="company"),))
             for _ in range(20)
@@ -289,14 +289,14 @@ def test_async_calls_hanging_on_one_tier_do_not_block_another(
             await spaces.aclose()
 
     with SlowServer(hang) as stuck, SlowServer(answer(OK_B)) as fine:
-        spaces = _tiers(stuck.url, fine.url, timeout=60)
+        spaces = _tiers(stuck.url, fine.url, total_timeout=60)
         assert guarded(lambda: asyncio.run(scenario(spaces, stuck))) == "from B"
 
 
 def test_a_full_pool_ends_in_a_typed_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(C, "DEFAULT_MAX_CONNECTIONS", 2)
     with SlowServer(hang) as stuck:
-        c = client(stuck.url, pool_timeout=0.5, timeout=60)
+        c = client(stuck.url, pool_timeout=0.5, total_timeout=60)
         hung = [threading.Thread(target=guarded, args=(lambda: c.generate("x"),)) for _ in range(2)]
         for t in hung:
             t.start()
@@ -329,7 +329,7 @@ def test_a_full_async_pool_ends_in_a_typed_error(monkeypatch: pytest.MonkeyPatch
         return None
 
     with SlowServer(hang) as stuck:
-        c = client(stuck.url, pool_timeout=0.5, timeout=60)
+        c = client(stuck.url, pool_timeout=0.5, total_timeout=60)
         exc = guarded(lambda: asyncio.run(scenario(c, stuck)))
     assert isinstance(exc, SpaceTimeoutError) and "pool_timeout=0.5s" in exc.message
 
@@ -370,7 +370,7 @@ def test_estimated_time_is_bounded_by_the_wake_and_the_total_budgets() -> None:
     assert [e.delay for e in script.events] == [20.0, 10.0]
     clock = FakeClock()
     script = Script([raw(503, LOADING)] * 5, clock)
-    config = SpaceConfig(url=URL, timeout=25)
+    config = SpaceConfig(url=URL, total_timeout=25)
     flow = exchange(config, tier="base", method="POST", url=URL, body={}, headers={}, clock=clock)
     with pytest.raises(SpaceTimeoutError, match="timeout=25s"):
         script.run(flow)
@@ -401,7 +401,7 @@ def test_a_long_wait_logs_once_then_every_30_seconds_at_info(
 def test_every_request_carries_what_is_left_of_the_deadline() -> None:
     clock = FakeClock()
     script = Script([raw(503, LOADING), ok({"generated_text": "x"})], clock)
-    config = SpaceConfig(url=URL, timeout=100)
+    config = SpaceConfig(url=URL, total_timeout=100)
     flow = exchange(config, tier="base", method="POST", url=URL, body={}, headers={}, clock=clock)
     script.run(flow)
     assert [s.budget for s in script.sent] == [100.0, 80.0]
@@ -410,7 +410,7 @@ def test_every_request_carries_what_is_left_of_the_deadline() -> None:
 def test_a_retry_that_would_outlast_the_deadline_is_not_waited_for() -> None:
     clock = FakeClock()
     script = Script([raw(429, b"{}", **{"retry-after": "30"}), ok({"generated_text": "x"})], clock)
-    config = SpaceConfig(url=URL, timeout=10)
+    config = SpaceConfig(url=URL, total_timeout=10)
     flow = exchange(config, tier="base", method="POST", url=URL, body={}, headers={}, clock=clock)
     with pytest.raises(Exception, match="429"):
         script.run(flow)
@@ -419,7 +419,7 @@ def test_a_retry_that_would_outlast_the_deadline_is_not_waited_for() -> None:
 
 def test_a_deadline_failure_from_the_driver_is_a_timeout() -> None:
     script = Script([Failed("deadline", "ReadTimeout")])
-    config = SpaceConfig(url=URL, timeout=7)
+    config = SpaceConfig(url=URL, total_timeout=7)
     flow = exchange(config, tier="base", method="POST", url=URL, body={}, headers={})
     with pytest.raises(SpaceTimeoutError, match="timeout=7s") as caught:
         script.run(flow)
