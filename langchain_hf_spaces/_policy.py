@@ -547,7 +547,7 @@ def exchange(
             polls += 1
             if logged_at is None or now - logged_at >= WAKE_LOG_INTERVAL:
                 logger.info(
-                    "Space %s (tier %s) is asleep or building (HTTP %d%s): %.0fs elapsed of "
+                    "Space %s (tier %s) is waking up (HTTP %d%s): %.0fs elapsed of "
                     "wake_timeout=%.0fs, next look in %.1fs",
                     space_url,
                     tier,

@@ -392,7 +392,7 @@ def test_a_long_wait_logs_once_then_every_30_seconds_at_info(
     script = _waking(b"<html>sleeping</html>", 62, clock)  # about five minutes of polls
     waited = sum(s.seconds for s in script.sleeps)
     assert waited > 290
-    records = [r for r in caplog.records if "asleep or building" in r.getMessage()]
+    records = [r for r in caplog.records if "is waking up" in r.getMessage()]
     assert {r.levelno for r in records} == {logging.INFO}
     assert 1 < len(records) <= 1 + waited / C.WAKE_LOG_INTERVAL
     assert len(script.events) == 62  # every poll is still reported to on_wait
