@@ -342,8 +342,6 @@ def exchange(
     wake_started: float | None = None
     wake_until: float | None = None
     wake_budget = 0.0
-    wake_note = ""
-    wake_status: int | None = None
     logged_at: float | None = None
     current_url = url
     current_headers = headers
@@ -392,19 +390,10 @@ def exchange(
         attempts += 1
         sent_at = clock()
         budget = deadline.left()
-        if wake_until is not None and wake_until - sent_at < budget:
-            budget = wake_until - sent_at
-            if budget <= 0:
-                raise err(
-                    SpaceUnavailableError,
-                    f"The Space is still asleep or building after waiting "
-                    f"{sent_at - (wake_until - wake_budget):.1f}s (wake_timeout={wake_budget}s); "
-                    f"{wake_note}.",
-                    status_code=wake_status,
-                )
         if budget <= 0:
             raise deadline.error(tier, space_url, f"before a request to {current_url}")
-        # A sleeping page must arrive within what is left of the wake wait (the first one, too).
+        # A sleeping page must arrive within what is left of the wake wait (the first one, too;
+        # the last look after the wait gets a second to answer).
         page = wake_until - sent_at if wake_until is not None else wake_limit(config, hub)
         result = yield Send(
             method,
@@ -413,17 +402,11 @@ def exchange(
             current_headers,
             stream,
             budget=budget,
-            page_budget=max(page, min(1.0, budget)),
+            page_budget=max(page, 1.0),
         )
         if isinstance(result, Failed):
             if result.kind == "invalid_url":
                 raise err(SpaceResponseError, f"Redirect to an invalid URL: {result.detail}.")
-            if result.kind == "deadline" and wake_until is not None and wake_until < deadline.at:
-                raise err(
-                    SpaceUnavailableError,
-                    f"The Space is still asleep or building after wake_timeout: its page did "
-                    f"not arrive before the wait ran out ({clock() - sent_at:.1f}s).",
-                )
             if result.kind == "wake_deadline":
                 raise err(
                     SpaceUnavailableError,
@@ -525,10 +508,7 @@ def exchange(
             now = clock()
             if wake_started is None:
                 wake_started = sent_at  # a page that arrives slowly counts against the wait
-            wake_until, wake_budget, wake_status = wake_started + budget, budget, status
-            wake_note = f"last answer {status}" + (
-                f", {runtime.waking_note}" if runtime is not None else ""
-            )
+            wake_until, wake_budget = wake_started + budget, budget
             elapsed = now - wake_started
             remaining = budget - elapsed
             if remaining <= 0:
