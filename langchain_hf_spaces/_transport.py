@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import threading
 import time
 import weakref
@@ -155,6 +156,17 @@ class _AsyncStream:
                 release()
 
 
+_ssl: list[ssl.SSLContext] = []
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One SSL context for all our clients: loading the CA bundle costs tens of milliseconds,
+    which a client per Space would otherwise pay again on its first request."""
+    if not _ssl:
+        _ssl.append(httpx.create_ssl_context(trust_env=True))
+    return _ssl[0]
+
+
 def _limits() -> httpx.Limits:
     return httpx.Limits(
         max_connections=C.DEFAULT_MAX_CONNECTIONS,
@@ -258,7 +270,9 @@ class HTTPPool:
             with self._lock:
                 client = self._sync.get(origin)
                 if client is None:
-                    client = httpx.Client(limits=_limits(), follow_redirects=False)
+                    client = httpx.Client(
+                        limits=_limits(), follow_redirects=False, verify=_ssl_context()
+                    )
                     _enforce_deadlines(client)
                     self._sync[origin] = client
         return client
@@ -278,7 +292,9 @@ class HTTPPool:
                 self._async_loop = loop
             client = self._async.get(origin)
             if client is None:
-                client = httpx.AsyncClient(limits=_limits(), follow_redirects=False)
+                client = httpx.AsyncClient(
+                    limits=_limits(), follow_redirects=False, verify=_ssl_context()
+                )
                 _enforce_deadlines(client)
                 self._async[origin] = client
         return client
