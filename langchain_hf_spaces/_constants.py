@@ -27,6 +27,12 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to open a connection. Short: a Space that does not accept connections is down."""
 DEFAULT_READ_TIMEOUT = 120.0
 """Seconds to wait between bytes of an answer. Long: generation takes time."""
+DEFAULT_TOTAL_TIMEOUT = 1200.0
+"""Seconds the whole call may take (connecting, waiting for a sleeping Space, retries, reading
+the answer or its stream): above the GPU wake wait, so only a stuck Space reaches it."""
+DEFAULT_POOL_TIMEOUT = 60.0
+"""Seconds a call waits for a free connection to its Space (``DEFAULT_MAX_CONNECTIONS`` are in
+use) before a ``SpaceTimeoutError``."""
 DEFAULT_MAX_RETRIES = 2
 """Retries after the first attempt on connect errors, 429 and 5xx (not other 4xx)."""
 DEFAULT_RETRY_INITIAL_DELAY = 0.5
@@ -47,6 +53,12 @@ HUB_TIMEOUT = 5.0
 DEFAULT_WAKE_POLL_INTERVAL = 0.5
 """Seconds between polls of a sleeping Space that gave no `estimated_time` (its wake is noticed
 within this much)."""
+WAKE_MAX_POLL_INTERVAL = HUB_POLL_INTERVAL
+"""Polls of a sleeping Space back off from ``wake_poll_interval`` (when it was not set) to this."""
+WAKE_MAX_ESTIMATE_WAIT = 30.0
+"""A sleeping Space's ``estimated_time`` is waited for, up to this many seconds per poll."""
+WAKE_LOG_INTERVAL = 30.0
+"""While a Space wakes, one INFO line at the start, then at most one per this many seconds."""
 DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_PROMPT_CHARS = 200_000
 MAX_SSE_EVENT_BYTES = 4 * 1024 * 1024
@@ -55,6 +67,8 @@ answer comes in many events; a whole answer in one event is far smaller than thi
 DEFAULT_MAX_REDIRECTS = 5
 
 DEFAULT_MAX_CONNECTIONS = 100
+"""Connections to one Space (origin) at once: each Space has its own pool, so a stuck one cannot
+take the others' connections."""
 DEFAULT_MAX_KEEPALIVE_CONNECTIONS = 20
 
 TEST_CONNECTION_PROMPT = "Reply with OK."

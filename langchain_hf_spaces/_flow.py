@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ from langchain_hf_spaces._inputs import (
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
 from langchain_hf_spaces._policy import (
     AUTH_HEADERS,
+    Deadline,
     Failed,
     Outcome,
     Send,
@@ -52,6 +54,7 @@ from langchain_hf_spaces._policy import (
     exchange,
     hub_get,
     redact,
+    stream_failure,
 )
 from langchain_hf_spaces._stream import StreamCut, StreamReader
 from langchain_hf_spaces.config import SpaceConfig
@@ -104,9 +107,13 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """Read the next bytes of the open stream ``stream`` (the handle a streamed Send gave)."""
+    """Read the next bytes of the open stream ``stream`` (the handle a streamed Send gave).
+
+    ``budget``: the seconds left of the call's deadline (the driver ends the read there with
+    ``Failed("deadline")``); a gap longer than ``read_timeout`` is ``Failed("read_timeout")``."""
 
     stream: Any
+    budget: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,12 +193,33 @@ class SpaceCore:
                 headers[name] = f"Bearer {token}"
         return headers
 
+    def deadline(self, timeout: Any = None) -> Deadline:
+        """The call's total time limit: ``timeout`` (a call's own), else the Space's."""
+        if timeout is None:
+            return Deadline.start(self.config.total_timeout, self.clock)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise SpaceInputError(
+                f"timeout={timeout!r} must be a finite number of seconds above 0.",
+                tier=self.tier,
+                url=self.config.url,
+            )
+        return Deadline.start(float(timeout), self.clock, "timeout")
+
     def exchange(
-        self, spec: RequestSpec, extra: tuple[tuple[str, str], ...] = ()
+        self,
+        spec: RequestSpec,
+        extra: tuple[tuple[str, str], ...] = (),
+        deadline: Deadline | None = None,
     ) -> CallFlow[Outcome]:
         """One HTTP exchange of ``spec`` (retries, waking, redirects): see ``_policy``.
 
-        ``extra`` are the call's own headers (a forwarded ``X-IP-Token``)."""
+        ``extra`` are the call's own headers (a forwarded ``X-IP-Token``); ``deadline`` the
+        call's total limit (default: the Space's ``total_timeout`` from now)."""
         headers = self.headers()
         headers.update(extra)
         if spec.stream:
@@ -208,6 +236,7 @@ class SpaceCore:
             clock=self.clock,
             ok_statuses=spec.ok_statuses,
             hub=self.hub,
+            deadline=deadline,
         )
 
     def validate(
@@ -468,12 +497,13 @@ _GENERIC_HINT = "Check the Space's URL, protocol and logs, then run `hf-spaces d
 class TextCall:
     """A prompt to complete: builds the request for a protocol and parses its answer."""
 
-    __slots__ = ("headers", "hints", "params", "prompt", "stops")
+    __slots__ = ("headers", "hints", "params", "prompt", "stops", "timeout")
 
     def __init__(
         self, prompt: str, params: dict[str, Any], hints: Mapping[str, Any] | None = None
     ) -> None:
         self.prompt = prompt
+        params, self.timeout = call_timeout(params)
         self.params, self.headers = call_headers(params)
         self.hints = hints
         self.stops: tuple[str, ...] = ()
@@ -499,7 +529,7 @@ class TextCall:
 class ChatCall:
     """OpenAI-format messages (and tools) for a chat-native protocol."""
 
-    __slots__ = ("headers", "messages", "params", "stops", "tool_choice", "tools")
+    __slots__ = ("headers", "messages", "params", "stops", "timeout", "tool_choice", "tools")
 
     prompt = ""
 
@@ -511,6 +541,7 @@ class ChatCall:
         tool_choice: str | Mapping[str, Any] | None,
     ) -> None:
         self.messages = messages
+        params, self.timeout = call_timeout(params)
         self.params, self.headers = call_headers(params)
         self.tools = tools
         self.tool_choice = tool_choice
@@ -541,6 +572,17 @@ class ChatCall:
 
 X_IP_TOKEN = "x_ip_token"  # noqa: S105 - a parameter name
 """The call parameter that forwards an end user's ``X-IP-Token`` (ZeroGPU quotas are theirs)."""
+
+
+TIMEOUT = "timeout"
+"""The call parameter that sets this call's total time limit (taken here, never sent)."""
+
+
+def call_timeout(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Split the call's own ``timeout`` (seconds, the whole call) from the parameters."""
+    if TIMEOUT not in params:
+        return params, None
+    return {k: v for k, v in params.items() if k != TIMEOUT}, params[TIMEOUT]
 
 
 def call_headers(params: dict[str, Any]) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
@@ -576,10 +618,10 @@ def _typed(core: SpaceCore, flow: CallFlow[_T]) -> CallFlow[_T]:
         raise core.cut(exc.chunks, exc.reason) from None
 
 
-def _detect(core: SpaceCore) -> CallFlow[Protocol]:
+def _detect(core: SpaceCore, deadline: Deadline) -> CallFlow[Protocol]:
     for name, spec, matches in PROBES:
         try:
-            outcome = yield from core.exchange(spec)
+            outcome = yield from core.exchange(spec, deadline=deadline)
         except (SpaceNotFoundError, SpaceResponseError):
             continue
         if matches(outcome.received.body):
@@ -591,32 +633,44 @@ def _detect(core: SpaceCore) -> CallFlow[Protocol]:
     return core.set_protocol("generate")
 
 
-def _protocol(core: SpaceCore) -> CallFlow[Protocol]:
+def _protocol(core: SpaceCore, deadline: Deadline) -> CallFlow[Protocol]:
     proto = core.protocol
     if proto is None:
-        proto = yield from _detect(core)
+        proto = yield from _detect(core, deadline)
     setup = proto.setup_request()
     if setup is not None:
-        outcome = yield from core.exchange(setup)
+        outcome = yield from core.exchange(setup, deadline=deadline)
         proto.setup(outcome.received.body)
     return proto
 
 
 def protocol_flow(core: SpaceCore) -> CallFlow[str]:
     """Find (``auto``) and set up the Space's protocol; return its name."""
-    proto = yield from _typed(core, _protocol(core))
+    proto = yield from _typed(core, _protocol(core, core.deadline()))
     return proto.name
 
 
 def _read_stream(
-    core: SpaceCore, reader: StreamReader, stream: Any, cutter: MarkerCutter | None, emit: bool
+    core: SpaceCore,
+    reader: StreamReader,
+    stream: Any,
+    cutter: MarkerCutter | None,
+    emit: bool,
+    deadline: Deadline,
 ) -> CallFlow[Generation]:
-    """Read ``stream`` to its final event. On an error the driver closes it (it tracks every
-    open stream); on success it is closed here, before the answer is returned."""
+    """Read ``stream`` to its final event, within the call's deadline. On an error the driver
+    closes it (it tracks every open stream); on success it is closed here, before the answer
+    is returned."""
     started = core.clock()
     while not reader.done:
-        data = yield Read(stream)
+        left = deadline.left()
+        if left <= 0:
+            raise deadline.error(core.tier, core.config.url, "reading the answer stream")
+        data = yield Read(stream, left)
         if isinstance(data, Failed):
+            fatal = stream_failure(data, core.config, deadline, core.tier)
+            if fatal is not None:
+                raise fatal
             raise reader.broken(data.detail)
         deltas = reader.end() if data is None else reader.feed(data)
         for notice in reader.notices():
@@ -633,7 +687,8 @@ def _read_stream(
 
 
 def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
-    proto = yield from _protocol(core)
+    deadline = core.deadline(call.timeout)
+    proto = yield from _protocol(core, deadline)
     spec = call.build(proto, stream=stream and proto.supports_streaming)
     cutter = MarkerCutter(call.stops) if call.stops else None
     started = time.perf_counter()
@@ -642,7 +697,7 @@ def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
     first = True
     while True:
         try:
-            outcome = yield from core.exchange(spec, call.headers)
+            outcome = yield from core.exchange(spec, call.headers, deadline)
         except SpaceNotFoundError:
             # The app changed under its cached description (a new deploy): read it again, once.
             if not (first and proto.forget()):
@@ -653,7 +708,7 @@ def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
                 core.tier,
             )
             first = False
-            proto = yield from _protocol(core)
+            proto = yield from _protocol(core, deadline)
             spec = call.build(proto, stream=stream and proto.supports_streaming)
             continue
         first = False
@@ -661,7 +716,7 @@ def _call(core: SpaceCore, call: Call, stream: bool) -> CallFlow[SpaceAnswer]:
         if spec.stream:
             parser = proto.stream_parser(prompt=call.prompt)
             reader = StreamReader(parser, max_bytes=core.config.max_response_bytes)
-            gen = yield from _read_stream(core, reader, outcome.response, cutter, stream)
+            gen = yield from _read_stream(core, reader, outcome.response, cutter, stream, deadline)
             if cutter is not None:
                 tail = cutter.flush()
                 if tail and stream:
@@ -706,12 +761,13 @@ def call_flow(core: SpaceCore, call: Call, *, stream: bool) -> CallFlow[SpaceAns
 
 
 def _info(core: SpaceCore) -> CallFlow[dict[str, Any] | None]:
-    proto = yield from _protocol(core)
+    deadline = core.deadline()
+    proto = yield from _protocol(core, deadline)
     spec = proto.info_request()
     if spec is None:
         return None
     try:
-        outcome = yield from core.exchange(spec)
+        outcome = yield from core.exchange(spec, deadline=deadline)
     except (SpaceNotFoundError, SpaceResponseError):
         return None
     return proto.parse_info(outcome.received.body)

@@ -19,8 +19,12 @@ from urllib.parse import urljoin, urlsplit
 
 from langchain_hf_spaces._constants import (
     DEFAULT_GPU_WAKE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_REDIRECTS,
     HUB_TIMEOUT,
+    WAKE_LOG_INTERVAL,
+    WAKE_MAX_ESTIMATE_WAIT,
+    WAKE_MAX_POLL_INTERVAL,
 )
 from langchain_hf_spaces._hub import HubWatch, SpaceRuntime, stage_error
 from langchain_hf_spaces.config import SpaceConfig, is_loopback_url
@@ -42,7 +46,18 @@ from langchain_hf_spaces.protocols.tgi import tgi_error_kind
 
 logger = logging.getLogger("langchain_hf_spaces")
 
-__all__ = ["Failed", "Flow", "Outcome", "Received", "Send", "Sleep", "WaitEvent", "exchange"]
+__all__ = [
+    "Deadline",
+    "Failed",
+    "Flow",
+    "Outcome",
+    "Received",
+    "Send",
+    "Sleep",
+    "WaitEvent",
+    "exchange",
+    "stream_failure",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +69,14 @@ class Send:
     stream: bool = False
     timeout: float | None = None
     """Connect and read timeout for this request alone (the Hub's); else the Space's."""
+    budget: float | None = None
+    """Seconds this request may take in all (sending, waiting for a connection, reading the
+    whole body), from the call's deadline: the driver ends it there with ``Failed("deadline")``.
+    A streamed answer's body is not included: each :class:`~langchain_hf_spaces._flow.Read`
+    carries its own."""
+    page_budget: float | None = None
+    """Seconds (from the send) the body of a non-2xx answer may take to arrive: an error or
+    sleeping page that trickles in counts against ``wake_timeout`` (``Failed("wake_deadline")``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +127,12 @@ class Received:
 
 @dataclass(slots=True)
 class Failed:
-    """The transport failed: ``kind`` is connect, connect_timeout, read_timeout, broken or
-    invalid_url (an answer whose redirect Location cannot be parsed)."""
+    """The transport failed: ``kind`` is connect, connect_timeout, read_timeout (a gap between
+    bytes longer than ``read_timeout``), bad_encoding (a Content-Encoding we cannot decode, or
+    a corrupt body), deadline (the budget a Send or Read carried ran out),
+    pool_timeout (no free connection to the Space), oversize (the decoded answer grew past
+    ``max_response_bytes``), broken or invalid_url (an answer whose redirect Location cannot be
+    parsed)."""
 
     kind: str
     detail: str
@@ -121,6 +148,90 @@ class Outcome:
     @property
     def response(self) -> Any:
         return self.received.response
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A call's total time limit: ``timeout`` seconds from when it started, on ``clock``.
+
+    The flow asks it how much is left before each request, read and wait, and hands that
+    budget to the driver, which only enforces it; the clock logic lives here."""
+
+    timeout: float
+    at: float
+    clock: Callable[[], float]
+    name: str = "total_timeout"
+    """The setting it came from: ``timeout`` (the call's own) or ``total_timeout``."""
+
+    @classmethod
+    def start(
+        cls, timeout: float, clock: Callable[[], float], name: str = "total_timeout"
+    ) -> Deadline:
+        return cls(timeout, clock() + timeout, clock, name)
+
+    def left(self) -> float:
+        return self.at - self.clock()
+
+    def error(self, tier: str | None, url: str, what: str) -> SpaceTimeoutError:
+        return SpaceTimeoutError(
+            f"The call did not finish within {self.name}={self.timeout:g}s ({what}).",
+            tier=tier,
+            url=url,
+            hint=(
+                "Pass a longer timeout= to the call or raise the Space's total_timeout; a "
+                "Space that trickles its answer or never ends its stream is stuck: check its logs."
+            ),
+        )
+
+
+def transport_error(
+    failed: Failed, config: SpaceConfig, deadline: Deadline, tier: str | None, where: str
+) -> HFSpacesError | None:
+    """The typed error for a failure that is never retried (timeouts, caps), else ``None``."""
+    url = config.url
+    if failed.kind == "deadline":
+        return deadline.error(tier, url, where)
+    if failed.kind == "read_timeout":
+        return SpaceTimeoutError(
+            f"No answer from {where} within read_timeout={config.read_timeout:g}s.",
+            tier=tier,
+            url=url,
+        )
+    if failed.kind == "pool_timeout":
+        return SpaceTimeoutError(
+            f"No free connection to the Space within pool_timeout={config.pool_timeout:g}s: "
+            f"{DEFAULT_MAX_CONNECTIONS} calls to it are already open.",
+            tier=tier,
+            url=url,
+            hint=(
+                "Make fewer calls to this Space at once (max_concurrency), raise its "
+                "pool_timeout setting, or find why its calls hang (timeout= ends them)."
+            ),
+        )
+    if failed.kind == "bad_encoding":
+        return SpaceResponseError(
+            f"The answer's Content-Encoding cannot be decoded ({failed.detail}).",
+            tier=tier,
+            url=url,
+            hint="The Space (or a proxy before it) sent a coding it was not asked for, or a "
+            "corrupt body; check the Space's server.",
+        )
+    if failed.kind == "oversize":
+        return SpaceResponseError(
+            f"The answer is larger than max_response_bytes={config.max_response_bytes} "
+            "(counted after decompression).",
+            tier=tier,
+            url=url,
+            hint="Lower max_new_tokens or raise max_response_bytes.",
+        )
+    return None
+
+
+def stream_failure(
+    failed: Failed, config: SpaceConfig, deadline: Deadline, tier: str | None
+) -> HFSpacesError | None:
+    """The typed error for a failed read of an open stream (``None``: it broke)."""
+    return transport_error(failed, config, deadline, tier, "the answer stream")
 
 
 Action = Send | Sleep
@@ -211,6 +322,7 @@ def exchange(
     clock: Callable[[], float] = time.monotonic,
     ok_statuses: tuple[int, ...] = (),
     hub: HubWatch | None = None,
+    deadline: Deadline | None = None,
 ) -> Flow:
     """Send one request with retries, wake-up waits and redirects; return the 2xx answer.
 
@@ -219,15 +331,21 @@ def exchange(
     known), a 502/503 first asks the Hub for the Space's stage: paused or failed Spaces raise at
     once, a GPU Space gets the longer default wait. Raises the typed error for anything
     but a 2xx answer (or one of ``ok_statuses``, which the protocol parses itself). ``clock``
-    is read to measure waits (tests pass a fake one).
+    is read to measure waits (tests pass a fake one). ``deadline`` is the call's total limit
+    (default: ``config.total_timeout`` from now); every request carries what is left of it.
     """
     space_url = config.url
+    if deadline is None:
+        deadline = Deadline.start(config.total_timeout, clock)
     attempts = 0
     retries = 0
     redirects = 0
     polls = 0
     started = clock()
     wake_started: float | None = None
+    wake_until: float | None = None
+    wake_budget = 0.0
+    logged_at: float | None = None
     current_url = url
     current_headers = headers
     notes: list[str] = []
@@ -247,6 +365,8 @@ def exchange(
         if retry_after is not None and retry_after > config.max_retry_after:
             return None
         delay = retry_after if retry_after is not None else backoff(config, retries)
+        if delay >= deadline.left():  # the call's timeout would end the wait: give up now
+            return None
         retries += 1
         logger.info(
             "Space %s (tier %s): %s (%s); retry %d/%d in %.2fs",
@@ -273,15 +393,36 @@ def exchange(
 
     while True:
         attempts += 1
-        result = yield Send(method, current_url, body, current_headers, stream)
+        sent_at = clock()
+        budget = deadline.left()
+        if budget <= 0:
+            raise deadline.error(tier, space_url, f"before a request to {current_url}")
+        # A sleeping page must arrive within what is left of the wake wait (the first one, too;
+        # the last look after the wait gets a second to answer).
+        page = wake_until - sent_at if wake_until is not None else wake_limit(config, hub)
+        result = yield Send(
+            method,
+            current_url,
+            body,
+            current_headers,
+            stream,
+            budget=budget,
+            page_budget=max(page, 1.0),
+        )
         if isinstance(result, Failed):
             if result.kind == "invalid_url":
                 raise err(SpaceResponseError, f"Redirect to an invalid URL: {result.detail}.")
-            if result.kind == "read_timeout":
+            if result.kind == "wake_deadline":
                 raise err(
-                    SpaceTimeoutError,
-                    f"No answer from {current_url} within read_timeout={config.read_timeout}s.",
+                    SpaceUnavailableError,
+                    f"The Space's error or sleeping page did not arrive within the wake wait "
+                    f"(wake_timeout={wake_budget or wake_limit(config, hub)}s): it is still "
+                    "asleep, building or stuck.",
+                    hint="Raise wake_timeout, or check the Space's logs on huggingface.co.",
                 )
+            fatal = transport_error(result, config, deadline, tier, current_url)
+            if fatal is not None:
+                raise fatal
             sleep = retry("retrying", f"{result.kind}: {result.detail}")
             if sleep is not None:
                 yield sleep
@@ -369,21 +510,18 @@ def exchange(
             runtime = None
             if hub is not None:
                 if hub.due(clock()):
-                    yield from ask_hub(hub, current_headers, clock)
+                    left = deadline.left()
+                    if left > 0:
+                        yield from ask_hub(hub, current_headers, clock, left)
                 runtime = hub.runtime
             down = stage_error(runtime, tier=tier, url=space_url, status_code=status)
             if down is not None:
                 raise down
-            budget = config.wake_timeout
-            if (
-                runtime is not None
-                and runtime.gpu
-                and "wake_timeout" not in config.model_fields_set
-            ):
-                budget = max(budget, DEFAULT_GPU_WAKE_TIMEOUT)
+            budget = wake_limit(config, hub)
             now = clock()
             if wake_started is None:
-                wake_started = now
+                wake_started = sent_at  # a page that arrives slowly counts against the wait
+            wake_until, wake_budget = wake_started + budget, budget
             elapsed = now - wake_started
             remaining = budget - elapsed
             if remaining <= 0:
@@ -394,17 +532,25 @@ def exchange(
                     f"(wake_timeout={budget}s); last answer {status}{where}.",
                     status_code=status,
                 )
-            delay = min(config.wake_poll_interval, remaining)
-            if estimate is not None:
-                delay = min(max(estimate, 0.05), delay)
+            left = deadline.left()
+            if left <= 0:
+                raise deadline.error(tier, space_url, "waiting for the Space to wake up")
+            delay = wake_delay(config, polls, estimate)
+            delay = min(delay, remaining, left)
             polls += 1
-            logger.warning(
-                "Space %s (tier %s) is waking up: %.0fs elapsed of wake_timeout=%.0fs",
-                space_url,
-                tier,
-                elapsed,
-                budget,
-            )
+            if logged_at is None or now - logged_at >= WAKE_LOG_INTERVAL:
+                logger.info(
+                    "Space %s (tier %s) is waking up (HTTP %d%s): %.0fs elapsed of "
+                    "wake_timeout=%.0fs, next look in %.1fs",
+                    space_url,
+                    tier,
+                    status,
+                    f", estimated {estimate:.0f}s" if estimate is not None else "",
+                    elapsed,
+                    budget,
+                    delay,
+                )
+                logged_at = now
             attempts -= 1
             yield Sleep(
                 delay,
@@ -489,19 +635,47 @@ def exchange(
         )
 
 
-def hub_get(url: str, headers: Mapping[str, str]) -> Generator[Send, Any, Received | None]:
+def wake_limit(config: SpaceConfig, hub: HubWatch | None) -> float:
+    """How long a wait for this Space to wake may take: ``wake_timeout``, or the longer GPU
+    default when the Hub reports GPU hardware and ``wake_timeout`` was not set."""
+    runtime = hub.runtime if hub is not None else None
+    if runtime is not None and runtime.gpu and "wake_timeout" not in config.model_fields_set:
+        return max(config.wake_timeout, DEFAULT_GPU_WAKE_TIMEOUT)
+    return float(config.wake_timeout)
+
+
+def wake_delay(config: SpaceConfig, polls: int, estimate: float | None) -> float:
+    """The pause before the next look at a sleeping Space (before the budget bounds it).
+
+    The Space's own ``estimated_time`` is honoured up to ``WAKE_MAX_ESTIMATE_WAIT``; without
+    one, a ``wake_poll_interval`` that was set is kept as is, and the default one backs off
+    (doubling) up to ``WAKE_MAX_POLL_INTERVAL``."""
+    if estimate is not None:
+        return min(max(estimate, 0.05), WAKE_MAX_ESTIMATE_WAIT)
+    interval: float = config.wake_poll_interval
+    if "wake_poll_interval" in config.model_fields_set:
+        return interval
+    return float(min(interval * 2.0 ** min(polls, 30), max(WAKE_MAX_POLL_INTERVAL, interval)))
+
+
+def hub_get(
+    url: str, headers: Mapping[str, str], budget: float | None = None
+) -> Generator[Send, Any, Received | None]:
     """One GET to the Hub, with the request's token only (private Spaces need it), on the
     Hub's short timeout; ``None`` when the Hub could not be reached."""
     token = {k: v for k, v in headers.items() if k.lower() == "authorization"}
-    answer = yield Send("GET", url, None, token, timeout=HUB_TIMEOUT)
+    answer = yield Send("GET", url, None, token, timeout=HUB_TIMEOUT, budget=budget)
     return answer if isinstance(answer, Received) else None
 
 
 def ask_hub(
-    hub: HubWatch, headers: Mapping[str, str], clock: Callable[[], float]
+    hub: HubWatch,
+    headers: Mapping[str, str],
+    clock: Callable[[], float],
+    budget: float | None = None,
 ) -> Generator[Send, Any, SpaceRuntime | None]:
     """Ask the Hub for the Space's runtime and note the answer on ``hub``."""
-    answer = yield from hub_get(hub.url, headers)
+    answer = yield from hub_get(hub.url, headers, budget)
     if answer is None:
         hub.take(None, {}, b"", clock())
     else:

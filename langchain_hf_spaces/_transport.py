@@ -4,7 +4,8 @@
 close; everything they decide on comes from the flow (``_flow``) and the exchange (``_policy``).
 Both are generators that pass on the flow's :class:`~langchain_hf_spaces._flow.Emit` texts and
 end with one :class:`Done` holding the flow's result. httpx errors are translated in exactly one
-place, :func:`failed`.
+place, :func:`~langchain_hf_spaces._wire.failed`; ``_wire`` also holds the deadline-clipped
+sockets and the bounded decoding of answer bodies.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import ssl
 import threading
 import time
 import weakref
@@ -24,6 +26,19 @@ import httpx
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._flow import CallFlow, Close, Emit, Read, SpaceCore
 from langchain_hf_spaces._policy import Failed, Received, Send, Sleep, WaitEvent
+from langchain_hf_spaces._wire import (
+    ACCEPT_ENCODING,
+    _araw,
+    _budget,
+    _chunks,
+    _decoding,
+    _enforce_deadlines,
+    _page_left,
+    _past_deadline,
+    _raw,
+    _tighter,
+    failed,
+)
 
 __all__ = ["Done", "HTTPPool", "adrive", "aresult", "drive", "failed", "result"]
 
@@ -38,80 +53,99 @@ class Done(Generic[_T]):
     value: _T
 
 
-def failed(exc: httpx.HTTPError | httpx.InvalidURL) -> Failed:
-    """Translate a transport error (the one place httpx errors are mapped)."""
-    if isinstance(exc, httpx.InvalidURL):
-        # httpx parses a redirect's Location even when it does not follow it.
-        return Failed("invalid_url", "the answer's redirect Location is not a valid URL")
-    if isinstance(exc, httpx.ConnectTimeout):
-        return Failed("connect_timeout", type(exc).__name__)
-    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout)):
-        return Failed("read_timeout", type(exc).__name__)
-    if isinstance(exc, httpx.ConnectError):
-        return Failed("connect", type(exc).__name__)
-    return Failed("broken", type(exc).__name__)
-
-
 class _Body:
     """A non-streamed answer body, read up to the size cap (no I/O: the drivers feed it)."""
 
-    __slots__ = ("buf", "cap", "oversize", "response")
+    __slots__ = ("buf", "cap", "failure", "oversize", "response")
 
     def __init__(self, response: httpx.Response, cap: int) -> None:
         self.response = response
         self.cap = cap
         self.buf = bytearray()
+        self.failure: Failed | None = None
         length = response.headers.get("content-length")
         self.oversize = length is not None and length.isdigit() and int(length) > cap
 
-    def add(self, chunk: bytes) -> bool:
-        """Take a chunk; False once the body is over the cap (stop reading)."""
+    def add(self, chunk: bytes | Failed) -> bool:
+        """Take a decoded chunk; False once the body is over the cap (stop reading)."""
+        if isinstance(chunk, Failed):
+            if chunk.kind == "oversize":
+                self.oversize = True
+            else:
+                self.failure = chunk
+            return False
         self.buf += chunk
         if len(self.buf) > self.cap:
             self.oversize = True
         return not self.oversize
 
-    def received(self) -> Received:
+    def received(self) -> Received | Failed:
         r = self.response
+        if self.failure is not None:
+            return self.failure
         if self.oversize:
             return Received(r.status_code, r.headers, b"", oversize=True)
         return Received(r.status_code, r.headers, bytes(self.buf))
 
 
 class _SyncStream:
-    __slots__ = ("_chunks", "_response")
+    __slots__ = ("_chunks", "_release", "_response")
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, cap: int, release: Callable[[], None]) -> None:
         self._response = response
-        self._chunks = response.iter_bytes()
+        self._release: Callable[[], None] | None = release
+        decoding = _decoding(response)
+        self._chunks: Iterator[bytes | Failed] = (
+            iter([decoding])
+            if isinstance(decoding, Failed)
+            else _chunks(decoding, _raw(response), cap)
+        )
 
-    def read(self) -> bytes | Failed | None:
-        try:
-            return next(self._chunks)
-        except StopIteration:
-            return None
-        except httpx.HTTPError as exc:
-            return Failed("broken", type(exc).__name__)
+    def read(self, budget: float | None) -> bytes | Failed | None:
+        with _budget(budget):
+            try:
+                return next(self._chunks)
+            except StopIteration:
+                return None
+            except httpx.HTTPError as exc:
+                return failed(exc)
 
     def close(self) -> None:
-        self._response.close()
+        try:
+            self._response.close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
 
 
 class _AsyncStream:
-    __slots__ = ("_chunks", "_release", "_response")
+    __slots__ = ("_cap", "_chunks", "_decoding", "_pending", "_raw", "_release", "_response")
 
-    def __init__(self, response: httpx.Response, release: Callable[[], None]) -> None:
+    def __init__(self, response: httpx.Response, cap: int, release: Callable[[], None]) -> None:
         self._response = response
-        self._chunks = response.aiter_bytes()
+        self._raw = _araw(response)
+        self._cap = cap
+        self._decoding = _decoding(response)
+        self._pending: Iterator[bytes | Failed] = iter(())
         self._release: Callable[[], None] | None = release
 
-    async def read(self) -> bytes | Failed | None:
-        try:
-            return await self._chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-        except httpx.HTTPError as exc:
-            return Failed("broken", type(exc).__name__)
+    async def read(self, budget: float | None) -> bytes | Failed | None:
+        decoding = self._decoding
+        if isinstance(decoding, Failed):
+            return decoding
+        with _budget(budget):
+            while True:
+                piece = next(self._pending, None)
+                if piece is not None:
+                    return piece
+                try:
+                    raw = await self._raw.__anext__()
+                except StopAsyncIteration:
+                    return None
+                except httpx.HTTPError as exc:
+                    return failed(exc)
+                self._pending = _chunks(decoding, iter([raw]), self._cap)
 
     async def close(self) -> None:
         try:
@@ -122,6 +156,17 @@ class _AsyncStream:
                 release()
 
 
+_ssl: list[ssl.SSLContext] = []
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One SSL context for all our clients: loading the CA bundle costs tens of milliseconds,
+    which a client per Space would otherwise pay again on its first request."""
+    if not _ssl:
+        _ssl.append(httpx.create_ssl_context(trust_env=True))
+    return _ssl[0]
+
+
 def _limits() -> httpx.Limits:
     return httpx.Limits(
         max_connections=C.DEFAULT_MAX_CONNECTIONS,
@@ -129,15 +174,33 @@ def _limits() -> httpx.Limits:
     )
 
 
-def _timeout(core: SpaceCore) -> httpx.Timeout:
+def _timeout(core: SpaceCore, action: Send, budget: float | None) -> httpx.Timeout:
+    """The request's per-phase timeouts, none longer than its budget (the deadline is also
+    enforced on every socket operation; this covers a client you passed in)."""
     cfg = core.config
-    return httpx.Timeout(
-        connect=cfg.connect_timeout, read=cfg.read_timeout, write=cfg.read_timeout, pool=None
-    )
+    connect, read = cfg.connect_timeout, cfg.read_timeout
+    if action.timeout is not None:
+        connect = read = action.timeout
+    pool = cfg.pool_timeout
+    if budget is not None:
+        b = max(budget, 0.001)
+        connect, read, pool = min(connect, b), min(read, b), min(pool, b)
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=pool)
+
+
+def _origin(url: str) -> str:
+    u = httpx.URL(url)
+    return f"{u.scheme}://{u.host}:{u.port or {'http': 80, 'https': 443}.get(u.scheme, 0)}"
 
 
 class HTTPPool:
-    """Lazily created, shared httpx clients: one sync, one async per event loop."""
+    """Lazily created httpx clients, one per Space origin (sync, and async per event loop).
+
+    Each origin has its own connection pool and admission gate of ``DEFAULT_MAX_CONNECTIONS``,
+    so calls hanging on one Space cannot take the connections another Space needs; a call that
+    waits longer than ``pool_timeout`` for one ends in a typed error. A client you pass in is
+    used for every origin (behind the same per-origin gates).
+    """
 
     def __init__(
         self,
@@ -148,14 +211,15 @@ class HTTPPool:
         # change of origin and refuses https -> http): each request is sent with
         # follow_redirects=False, even on a client of yours that follows them.
         self._pid = os.getpid()
-        self._sync = http_client
-        self._own_sync = http_client is None
-        self._async = async_http_client
-        self._own_async = async_http_client is None
+        self._user_sync = http_client
+        self._user_async = async_http_client
+        self._sync: dict[str, httpx.Client] = {}
+        self._async: dict[str, httpx.AsyncClient] = {}
         self._async_loop: asyncio.AbstractEventLoop | None = None
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._sync_gates: dict[str, threading.BoundedSemaphore] = {}
+        self._gates: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, asyncio.Semaphore]
+        ] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def _after_fork(self) -> None:
@@ -165,63 +229,85 @@ class HTTPPool:
             return
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        if self._own_sync:
-            self._sync = None
-        if self._own_async:
-            self._async = None
-            self._async_loop = None
+        self._sync = {}
+        self._async = {}
+        self._async_loop = None
+        self._sync_gates = {}
         self._gates = weakref.WeakKeyDictionary()
 
-    def gate(self) -> asyncio.Semaphore:
-        """Admission to the async pool, one per event loop.
+    def sync_gate(self, origin: str) -> threading.BoundedSemaphore:
+        """Admission to one origin's connections (sync)."""
+        gate = self._sync_gates.get(origin)
+        if gate is None:
+            with self._lock:
+                gate = self._sync_gates.setdefault(
+                    origin, threading.BoundedSemaphore(C.DEFAULT_MAX_CONNECTIONS)
+                )
+        return gate
+
+    def gate(self, origin: str = "") -> asyncio.Semaphore:
+        """Admission to one origin's async connections, one per event loop.
 
         httpx's pool scans every waiting request each time a connection frees up, so a burst of
         thousands of coroutines slows to a crawl inside it; waiting here instead keeps its queue
         no longer than its connection limit.
         """
         loop = asyncio.get_running_loop()
-        gate = self._gates.get(loop)
+        gates = self._gates.get(loop)
+        if gates is None:
+            gates = self._gates.setdefault(loop, {})
+        gate = gates.get(origin)
         if gate is None:
-            gate = self._gates.setdefault(loop, asyncio.Semaphore(C.DEFAULT_MAX_CONNECTIONS))
+            gate = gates.setdefault(origin, asyncio.Semaphore(C.DEFAULT_MAX_CONNECTIONS))
         return gate
 
-    def sync(self) -> httpx.Client:
+    def sync(self, origin: str = "") -> httpx.Client:
         self._after_fork()
-        client = self._sync
+        if self._user_sync is not None:
+            return self._user_sync
+        client = self._sync.get(origin)
         if client is None:
             with self._lock:
-                if self._sync is None:
-                    self._sync = httpx.Client(limits=_limits(), follow_redirects=False)
-                client = self._sync
+                client = self._sync.get(origin)
+                if client is None:
+                    client = httpx.Client(
+                        limits=_limits(), follow_redirects=False, verify=_ssl_context()
+                    )
+                    _enforce_deadlines(client)
+                    self._sync[origin] = client
         return client
 
-    def async_(self) -> httpx.AsyncClient:
+    def async_(self, origin: str = "") -> httpx.AsyncClient:
         self._after_fork()
-        client = self._async
-        if not self._own_async and client is not None:
-            return client
+        if self._user_async is not None:
+            return self._user_async
         loop = asyncio.get_running_loop()
-        if client is None or self._async_loop is not loop:
-            with self._lock:
-                if self._async is None or self._async_loop is not loop:
-                    # A client is bound to the loop that made it; a new loop needs a new one,
-                    # and the old one's sockets are closed rather than left open.
-                    if self._async is not None:
-                        _abandon(self._async)
-                    self._async = httpx.AsyncClient(limits=_limits(), follow_redirects=False)
-                    self._async_loop = loop
-                client = self._async
+        with self._lock:
+            if self._async_loop is not loop:
+                # A client is bound to the loop that made it; a new loop needs new ones, and
+                # the old ones' sockets are closed rather than left open.
+                for old in self._async.values():
+                    _abandon(old)
+                self._async = {}
+                self._async_loop = loop
+            client = self._async.get(origin)
+            if client is None:
+                client = httpx.AsyncClient(
+                    limits=_limits(), follow_redirects=False, verify=_ssl_context()
+                )
+                _enforce_deadlines(client)
+                self._async[origin] = client
         return client
 
     def close(self) -> None:
-        if self._own_sync and self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        clients, self._sync = list(self._sync.values()), {}
+        for client in clients:
+            client.close()
 
     async def aclose(self) -> None:
-        if self._own_async and self._async is not None:
-            client, loop = self._async, self._async_loop
-            self._async, self._async_loop = None, None
+        clients, loop = list(self._async.values()), self._async_loop
+        self._async, self._async_loop = {}, None
+        for client in clients:
             if loop is None or loop is asyncio.get_running_loop():
                 await client.aclose()
             else:  # its event loop is gone (asyncio.run ended): close its sockets directly
@@ -245,13 +331,145 @@ def _abandon(client: httpx.AsyncClient) -> None:
         pool._connections = []  # type: ignore[union-attr]
 
 
+def _gate_wait(core: SpaceCore, budget: float | None) -> tuple[float, str]:
+    """How long a request may wait for a connection, and what ran out if it waits that long."""
+    wait = core.config.pool_timeout
+    if budget is not None and budget < wait:
+        return max(budget, 0.0), "deadline"
+    return wait, "pool_timeout"
+
+
+def _left(budget: float | None, since: float) -> float | None:
+    return None if budget is None else budget - (time.monotonic() - since)
+
+
+def _request(
+    client: httpx.Client | httpx.AsyncClient, core: SpaceCore, action: Send, budget: float | None
+) -> httpx.Request:
+    return client.build_request(
+        action.method,
+        action.url,
+        json=action.json,
+        headers={"accept-encoding": ACCEPT_ENCODING, **action.headers},
+        timeout=_timeout(core, action, budget),
+    )
+
+
+def _sync_send(
+    pool: HTTPPool, core: SpaceCore, action: Send, opened: list[_SyncStream]
+) -> Received | Failed:
+    """One request with the sync client: a slot in its origin's pool, then the answer."""
+    since = time.monotonic()
+    try:
+        origin = _origin(action.url)
+    except (httpx.InvalidURL, ValueError):
+        return Failed("invalid_url", "the request's URL is not valid")
+    gate = pool.sync_gate(origin)
+    wait, what = _gate_wait(core, action.budget)
+    if not gate.acquire(timeout=wait):
+        return Failed(what, f"no free connection within {wait:.1f}s")
+    held = True
+    cap = core.config.max_response_bytes
+    budget = _left(action.budget, since)
+    try:
+        with _budget(budget):
+            try:
+                client = pool.sync(origin)
+                request = _request(client, core, action, budget)
+                response = client.send(request, stream=True, follow_redirects=False)
+                if action.stream and 200 <= response.status_code < 300:
+                    stream = _SyncStream(response, cap, gate.release)
+                    held = False  # the stream keeps its place in the pool until it is closed
+                    opened.append(stream)
+                    return Received(response.status_code, response.headers, b"", stream)
+                page = _tighter(_page_left(action, response.status_code, since))
+                try:
+                    with page:
+                        body = _Body(response, cap)
+                        decoding = _decoding(response)
+                        if isinstance(decoding, Failed):
+                            return decoding
+                        if not body.oversize:
+                            for chunk in _chunks(decoding, _raw(response), cap):
+                                if _past_deadline():
+                                    return page.failed("the answer was still arriving")
+                                if not body.add(chunk):
+                                    break
+                        return body.received()
+                except httpx.HTTPError as exc:
+                    return page.relabel(exc)
+                finally:
+                    response.close()
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                return failed(exc)
+    finally:
+        if held:
+            gate.release()
+
+
+async def _async_send(
+    pool: HTTPPool, core: SpaceCore, action: Send, opened: list[_AsyncStream]
+) -> Received | Failed:
+    """Async :func:`_sync_send`."""
+    since = time.monotonic()
+    try:
+        origin = _origin(action.url)
+    except (httpx.InvalidURL, ValueError):
+        return Failed("invalid_url", "the request's URL is not valid")
+    gate = pool.gate(origin)
+    wait, what = _gate_wait(core, action.budget)
+    if gate.locked():
+        try:
+            await asyncio.wait_for(gate.acquire(), wait)
+        except asyncio.TimeoutError:
+            return Failed(what, f"no free connection within {wait:.1f}s")
+    else:
+        await gate.acquire()
+    held = True
+    cap = core.config.max_response_bytes
+    budget = _left(action.budget, since)
+    try:
+        with _budget(budget):
+            try:
+                client = pool.async_(origin)
+                request = _request(client, core, action, budget)
+                response = await client.send(request, stream=True, follow_redirects=False)
+                if action.stream and 200 <= response.status_code < 300:
+                    stream = _AsyncStream(response, cap, gate.release)
+                    held = False
+                    opened.append(stream)
+                    return Received(response.status_code, response.headers, b"", stream)
+                page = _tighter(_page_left(action, response.status_code, since))
+                try:
+                    with page:
+                        body = _Body(response, cap)
+                        decoding = _decoding(response)
+                        if isinstance(decoding, Failed):
+                            return decoding
+                        if not body.oversize:
+                            async for raw in _araw(response):
+                                if _past_deadline():
+                                    return page.failed("the answer was still arriving")
+                                if not all(
+                                    body.add(c) for c in _chunks(decoding, iter([raw]), cap)
+                                ):
+                                    break
+                        return body.received()
+                except httpx.HTTPError as exc:
+                    return page.relabel(exc)
+                finally:
+                    await response.aclose()
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                return failed(exc)
+    finally:
+        if held:
+            gate.release()
+
+
 def drive(
     pool: HTTPPool, core: SpaceCore, flow: CallFlow[_T], on_wait: OnWait | None
 ) -> Iterator[str | Done[_T]]:
     """Carry out ``flow`` with the sync httpx client: yield its texts, then ``Done(result)``."""
-    client = pool.sync()
-    timeout = _timeout(core)
-    cap = core.config.max_response_bytes
     opened: list[_SyncStream] = []
     outcome: Any = None
     try:
@@ -263,33 +481,9 @@ def drive(
                 return
             outcome = None
             if isinstance(action, Send):
-                try:
-                    request = client.build_request(
-                        action.method,
-                        action.url,
-                        json=action.json,
-                        headers=action.headers,
-                        timeout=timeout if action.timeout is None else action.timeout,
-                    )
-                    response = client.send(request, stream=True, follow_redirects=False)
-                    if action.stream and 200 <= response.status_code < 300:
-                        stream = _SyncStream(response)
-                        opened.append(stream)
-                        outcome = Received(response.status_code, response.headers, b"", stream)
-                    else:
-                        try:
-                            body = _Body(response, cap)
-                            if not body.oversize:
-                                for chunk in response.iter_bytes():
-                                    if not body.add(chunk):
-                                        break
-                            outcome = body.received()
-                        finally:
-                            response.close()
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    outcome = failed(exc)
+                outcome = _sync_send(pool, core, action, opened)
             elif isinstance(action, Read):
-                outcome = action.stream.read()
+                outcome = action.stream.read(action.budget)
             elif isinstance(action, Emit):
                 yield action.text
             elif isinstance(action, Sleep):
@@ -308,11 +502,7 @@ def drive(
 async def adrive(
     pool: HTTPPool, core: SpaceCore, flow: CallFlow[_T], on_wait: OnWait | None
 ) -> AsyncIterator[str | Done[_T]]:
-    """Async :func:`drive`: sends through the pool's admission gate."""
-    client = pool.async_()
-    gate = pool.gate()
-    timeout = _timeout(core)
-    cap = core.config.max_response_bytes
+    """Async :func:`drive`: sends through each origin's admission gate."""
     opened: list[_AsyncStream] = []
     outcome: Any = None
     try:
@@ -324,40 +514,9 @@ async def adrive(
                 return
             outcome = None
             if isinstance(action, Send):
-                await gate.acquire()
-                held = True
-                try:
-                    request = client.build_request(
-                        action.method,
-                        action.url,
-                        json=action.json,
-                        headers=action.headers,
-                        timeout=timeout if action.timeout is None else action.timeout,
-                    )
-                    response = await client.send(request, stream=True, follow_redirects=False)
-                    if action.stream and 200 <= response.status_code < 300:
-                        # The stream keeps its place in the pool until it is closed.
-                        stream = _AsyncStream(response, gate.release)
-                        held = False
-                        opened.append(stream)
-                        outcome = Received(response.status_code, response.headers, b"", stream)
-                    else:
-                        try:
-                            body = _Body(response, cap)
-                            if not body.oversize:
-                                async for chunk in response.aiter_bytes():
-                                    if not body.add(chunk):
-                                        break
-                            outcome = body.received()
-                        finally:
-                            await response.aclose()
-                except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                    outcome = failed(exc)
-                finally:
-                    if held:
-                        gate.release()
+                outcome = await _async_send(pool, core, action, opened)
             elif isinstance(action, Read):
-                outcome = await action.stream.read()
+                outcome = await action.stream.read(action.budget)
             elif isinstance(action, Emit):
                 yield action.text
             elif isinstance(action, Sleep):

@@ -314,7 +314,11 @@ class SpaceConfig(BaseModel):
             that takes a message (a ChatInterface's chat endpoint, an Interface's only one).
         model: the model name sent to an ``openai`` Space; asked from ``/v1/models`` when unset.
         allow_insecure_http: allow plain http to a host other than this machine.
-        connect_timeout, read_timeout: seconds to open a connection / between bytes of an answer.
+        connect_timeout, read_timeout: seconds to open a connection / between bytes of an answer
+            (for a stream: between chunks).
+        total_timeout: seconds the whole call may take, waits and retries included (a stream too);
+            overridable per call with ``timeout=``.
+        pool_timeout: seconds a call waits for a free connection to this Space.
         max_retries, retry_initial_delay, retry_max_delay, max_retry_after: retries on connect
             errors, 429 and 5xx, with exponential backoff; a longer ``Retry-After`` is not waited.
         wake_timeout, wake_poll_interval: how long to wait for a sleeping Space, how often to look.
@@ -335,6 +339,8 @@ class SpaceConfig(BaseModel):
     allow_insecure_http: bool = False
     connect_timeout: float = Field(default=C.DEFAULT_CONNECT_TIMEOUT, gt=0, allow_inf_nan=False)
     read_timeout: float = Field(default=C.DEFAULT_READ_TIMEOUT, gt=0, allow_inf_nan=False)
+    total_timeout: float = Field(default=C.DEFAULT_TOTAL_TIMEOUT, gt=0, allow_inf_nan=False)
+    pool_timeout: float = Field(default=C.DEFAULT_POOL_TIMEOUT, gt=0, allow_inf_nan=False)
     max_retries: int = Field(default=C.DEFAULT_MAX_RETRIES, ge=0, le=20)
     retry_initial_delay: float = Field(
         default=C.DEFAULT_RETRY_INITIAL_DELAY, ge=0, allow_inf_nan=False

@@ -36,6 +36,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "allow_insecure_http": ("yes", True),
     "connect_timeout": ("3.5", 3.5),
     "read_timeout": (" 45 ", 45.0),
+    "total_timeout": ("90", 90.0),
+    "pool_timeout": ("15", 15.0),
     "max_retries": ("5", 5),
     "retry_initial_delay": ("0.25", 0.25),
     "retry_max_delay": ("2", 2.0),

@@ -173,6 +173,8 @@ NON_DEFAULT: dict[str, Any] = {
     "allow_insecure_http": True,
     "connect_timeout": 3.0,
     "read_timeout": 45.0,
+    "total_timeout": 90.0,
+    "pool_timeout": 15.0,
     "max_retries": 5,
     "retry_initial_delay": 0.25,
     "retry_max_delay": 2.0,

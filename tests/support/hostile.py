@@ -156,3 +156,96 @@ HOSTILE_ANSWERS: dict[str, Reply] = {
     "silent for two seconds": _silent,
 }
 """Hostile answers by name (for Test Connection and doctor; see tests/test_hostile.py)."""
+
+# ------------------------------------------------------------------ slow and stuck answers
+# (issue #14: deadlines, pools). Each connection is served in its own thread by a behaviour
+# that writes at its own pace until the server stops; the replies above stay one at a time.
+Behaviour = Callable[[socket.socket, bytes, threading.Event], None]
+
+
+class SlowServer(HostileServer):
+    """A :class:`HostileServer` whose every connection runs ``behaviour(conn, request, stop)``
+    in a thread of its own (many calls can hang on it at once)."""
+
+    def __init__(self, behaviour: Behaviour) -> None:
+        super().__init__([])
+        self.behaviour = behaviour
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            request = self._read_request(conn)
+            self.requests.append(request)
+            self.behaviour(conn, request, self._stop)
+
+
+def hang(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+    """Read the request, never answer (until the server stops)."""
+    stop.wait()
+
+
+def trickle(head: bytes, *, every: float = 0.5, with_head: bool = True) -> Behaviour:
+    """Send ``head`` (status line and headers; byte by byte too with ``with_head``), then one
+    body byte every ``every`` seconds, forever: each gap is shorter than any read timeout."""
+
+    def behave(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+        if with_head:
+            for i in range(len(head)):
+                conn.sendall(head[i : i + 1])
+                if stop.wait(every):
+                    return
+        else:
+            conn.sendall(head)
+        while not stop.wait(every):
+            conn.sendall(b" ")
+
+    return behave
+
+
+def heartbeats(*, every: float = 0.2) -> Behaviour:
+    """A 200 event stream that sends only SSE comments (heartbeats), forever."""
+
+    def behave(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n"
+        )
+        while not stop.wait(every):
+            conn.sendall(b": heartbeat\n\n")
+
+    return behave
+
+
+def answer(reply: bytes, *, delay: float = 0.0) -> Behaviour:
+    """Answer ``reply`` (after ``delay`` seconds)."""
+
+    def behave(conn: socket.socket, request: bytes, stop: threading.Event) -> None:
+        if not stop.wait(delay):
+            conn.sendall(reply)
+
+    return behave
+
+
+def bomb(encoding: str, size: int, pattern: bytes = b"\0") -> bytes:
+    """``size`` bytes of ``pattern`` compressed with ``encoding`` (``"gzip"``, ``"br"`` or
+    ``"gzip, br"``: gzip, then brotli), built in 1 MiB steps (never held whole)."""
+    import zlib
+
+    import brotli
+
+    block = pattern * (1024 * 1024 // len(pattern))
+    gz = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    parts = [gz.compress(block) for _ in range(size // len(block))]
+    data = b"".join(parts) + gz.flush()
+    if encoding == "gzip":
+        return data
+    if encoding == "br":
+        raise ValueError("use 'gzip, br'")
+    return bytes(brotli.compress(data, quality=11))
