@@ -97,7 +97,7 @@ def test_each_error_is_on_its_field_in_the_models_words() -> None:
         assert errors[f"tiers.base.{field}"] == exc.value.message
     assert "acme/one" in errors["tiers.company.space_id"]
     assert errors["tiers.user.url"] == "a Space URL is required"
-    assert "environment variable name" in errors["tiers.user.token_env"]
+    assert "name of an environment variable" in errors["tiers.user.token_env"]
 
 
 def test_a_default_tier_that_is_not_configured_is_an_error_on_that_field() -> None:
