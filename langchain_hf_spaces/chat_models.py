@@ -94,6 +94,7 @@ from langchain_hf_spaces._lc_messages import (
     usage_metadata,
 )
 from langchain_hf_spaces._tools import (
+    ToolCallDetector,
     ToolChoice,
     normalize_tool_choice,
     openai_tool_choice,
@@ -133,7 +134,7 @@ class _StreamAssembler:
         self.req = req
         self.cutter = MarkerCutter(req.cut_markers)
         self.answer: SpaceAnswer | None = None
-        self.buffered: list[str] = []
+        self.detector = ToolCallDetector()
 
     def feed(self, piece: StreamChunk) -> ChatGenerationChunk | None:
         if piece.answer is not None:
@@ -142,8 +143,10 @@ class _StreamAssembler:
         if not text:
             return None
         if self.req.parse_tools:
-            self.buffered.append(text)
-            return None
+            # Text streams until a tool call may be starting; from there it is held and parsed.
+            text = self.detector.feed(text)
+            if not text:
+                return None
         return ChatGenerationChunk(message=AIMessageChunk(content=text))
 
     def last(self) -> ChatGenerationChunk:
@@ -152,9 +155,9 @@ class _StreamAssembler:
         content = rest
         chunks = []
         if req.parse_tools:
-            content, calls, invalid = parse_tool_reply(
-                "".join(self.buffered) + rest, req.tool_names
-            )
+            self.detector.feed(rest)
+            held = self.detector.flush()
+            content, calls, invalid = parse_tool_reply(held, req.tool_names)
             chunks = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)
@@ -168,6 +171,12 @@ class _StreamAssembler:
             chunks = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)
+            ]
+            # Malformed arguments go as raw chunks; aggregation makes them invalid_tool_calls,
+            # as LangChain's OpenAI integration does.
+            chunks += [
+                tool_call_chunk(name=c["name"], args=c["args"], id=c["id"], index=len(calls) + i)
+                for i, c in enumerate(invalid)
             ]
         metadata: dict[str, Any] = {}
         usage = None
