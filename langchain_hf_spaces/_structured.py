@@ -132,7 +132,7 @@ def _first_json(candidate: str, decoder: json.JSONDecoder) -> tuple[Any, bool]:
     pairs = _bracket_pairs(candidate)
     found_list: Any = None
     skip_until = -1
-    for index, (start, end, depth) in enumerate(pairs):
+    for index, (start, _end, depth) in enumerate(pairs):
         if start <= skip_until or depth > _MAX_DEPTH:
             continue
         try:

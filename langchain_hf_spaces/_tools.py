@@ -44,8 +44,8 @@ from langchain_hf_spaces.errors import SpaceInputError
 
 __all__ = [
     "InvalidToolCallDict",
-    "ToolCallDict",
     "ToolCallDetector",
+    "ToolCallDict",
     "ToolChoice",
     "normalize_tool_choice",
     "openai_tool_choice",

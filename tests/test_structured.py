@@ -125,7 +125,9 @@ def test_bad_schema_fails_before_sending() -> None:
 # --------------------------------------------------------------- extraction at adversarial sizes
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 _PROSE = st.text(alphabet=st.characters(blacklist_characters='[]{}"`\\'), max_size=40)
