@@ -102,7 +102,7 @@ from langchain_hf_spaces._tools import (
 from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
 from langchain_hf_spaces.errors import SpaceInputError
 from langchain_hf_spaces.runnables import SpaceVariationsRunnable, StructuredSpaceRunnable
-from langchain_hf_spaces.schema import is_guide_schema
+from langchain_hf_spaces.schema import is_guide_schema, schema_to_model
 
 __all__ = ["ChatHuggingFaceSpace"]
 
@@ -670,6 +670,15 @@ def _parse_structured_reply(message: BaseMessage, *, schema: Any, name: str) -> 
                 return model.model_validate(value)
             return model.parse_obj(value)  # pydantic v1 classes
         except (ValidationError, ValueError, TypeError) as exc:
+            raise OutputParserException(
+                f"Structured output for {name!r} does not match the schema: {exc}",
+                llm_output=message.text,
+            ) from None
+    if isinstance(schema, Mapping) and not is_guide_schema(schema):
+        model = schema_to_model(schema)  # validates with jsonschema against the schema as given
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
             raise OutputParserException(
                 f"Structured output for {name!r} does not match the schema: {exc}",
                 llm_output=message.text,
