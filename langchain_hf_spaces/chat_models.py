@@ -216,12 +216,21 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
     """Preset name, Jinja2 string, callable or :class:`ChatTemplate` (text protocols only)."""
     end_of_turn: list[str] | None = None
     """Markers at which a reply is cut; default: the template's own."""
+    bos_token: str = ""
+    """The ``bos_token`` a Jinja2 chat template writes (e.g. ``"<|begin_of_text|>"``, ``"<s>"``)."""
+    eos_token: str = ""
+    """The ``eos_token`` a Jinja2 chat template writes (e.g. ``"</s>"``); also an end of turn."""
 
     _template: ChatTemplate = PrivateAttr()
 
     @model_validator(mode="after")
     def _resolve_template(self) -> Self:
-        self._template = chat_template(self.chat_template, end_of_turn=self.end_of_turn)
+        self._template = chat_template(
+            self.chat_template,
+            end_of_turn=self.end_of_turn,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+        )
         return self
 
     @property
