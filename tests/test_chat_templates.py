@@ -1,4 +1,4 @@
-"""#15.7: Jinja2 chat templates in transformers' environment, with bos/eos and end-of-turn markers."""
+"""#15.7: Jinja2 chat templates in transformers' environment; bos/eos; end-of-turn markers."""
 
 from __future__ import annotations
 
