@@ -154,9 +154,10 @@ class _StreamAssembler:
         content = rest
         chunks = []
         if req.parse_tools:
-            self.detector.feed(rest)
+            shown = self.detector.feed(rest)
             held = self.detector.flush()
             content, calls, invalid = parse_tool_reply(held, req.tool_names)
+            content = shown + content
             chunks = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)

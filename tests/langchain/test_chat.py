@@ -236,3 +236,9 @@ def test_openai_malformed_tool_arguments_survive_streaming() -> None:
         assert merged.tool_call_chunks
         assert merged.invalid_tool_calls or merged.tool_calls  # LangChain's aggregation decides
         assert (merged.invalid_tool_calls or merged.tool_calls)[0]["name"] == "Person"
+
+
+def test_stream_with_tools_keeps_the_held_back_tail(scripted: Any) -> None:
+    with scripted("The sum is 5.") as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url, protocol="tgi").bind_tools([Person])
+        assert "".join(str(c.content) for c in chat.stream("Thanks!")) == "The sum is 5."
