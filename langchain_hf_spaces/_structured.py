@@ -90,7 +90,29 @@ def _fence_bodies(text: str) -> list[str]:
 
 
 def _bracket_pairs(text: str) -> list[tuple[int, int, int]]:
-    """``(open, close, depth)`` of every balanced ``[...]``/``{...}`` span, in one pass.
+    """``(open, close, depth)`` of every balanced ``[...]``/``{...}`` span.
+
+    One pass; when a stray quote opened a "string" that swallowed the rest of the text, the text
+    is scanned again from just after the outermost bracket left open, within a budget of a few
+    passes in all, so the work stays linear.
+    """
+    found: set[tuple[int, int, int]] = set()
+    start = 0
+    budget = _RESCAN_BUDGET * (len(text) + 1)
+    while start >= 0 and budget > 0:
+        budget -= len(text) - start
+        pairs, start = _scan_brackets(text, start)
+        found.update(pairs)
+    return sorted(found)
+
+
+_RESCAN_BUDGET = 4
+"""How many text lengths the bracket scans may cover in all."""
+
+
+def _scan_brackets(text: str, begin: int) -> tuple[list[tuple[int, int, int]], int]:
+    """One scan from ``begin``: the balanced spans, and where to scan again (when a string was
+    left unterminated) or -1.
 
     Quotes count only inside brackets (prose quotes outside are left alone); a close bracket that
     does not match drops every bracket still open (none of them can start valid JSON).
@@ -100,7 +122,7 @@ def _bracket_pairs(text: str) -> list[tuple[int, int, int]]:
     stack: list[list[int]] = []  # [position, deepest nesting below]
     in_string = False
     escape_at = -1
-    for match in _SIGNIFICANT_RE.finditer(text):
+    for match in _SIGNIFICANT_RE.finditer(text, begin):
         i = match.start()
         ch = text[i]
         if in_string:
@@ -123,8 +145,8 @@ def _bracket_pairs(text: str) -> list[tuple[int, int, int]]:
                 stack.clear()
         elif ch == '"' and stack:
             in_string = True
-    pairs.sort()
-    return pairs
+    # A string left open hid the rest: scan again just after the outermost bracket still open.
+    return pairs, (stack[0][0] + 1 if in_string and stack else -1)
 
 
 def _first_json(candidate: str, decoder: json.JSONDecoder) -> tuple[Any, bool]:

@@ -161,3 +161,15 @@ def test_an_object_after_a_huge_unclosed_prefix_is_found() -> None:
 def test_a_deep_valid_nest_is_not_a_recursion_error() -> None:
     value = extract_json("[" * 5000 + "]" * 5000 + " no object")
     assert isinstance(value, list)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'He said "use { carefully" and {"found": true}',
+        'Use [ "this ] then {"found": true}',
+        'The set {a, b} and the list [1, 2] and {"found": true}',
+    ],
+)
+def test_a_stray_quote_or_bracket_does_not_hide_the_object(text: str) -> None:
+    assert extract_json(text) == {"found": True}
