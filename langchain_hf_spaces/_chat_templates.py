@@ -26,8 +26,10 @@ Messages reach a template as dicts ``{"role": "system"|"user"|"assistant"|"tool"
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from langchain_hf_spaces.errors import SpaceConfigError
 
@@ -35,10 +37,12 @@ __all__ = [
     "CHAT_TEMPLATES",
     "DEFAULT_CHAT_TEMPLATE",
     "ChatTemplate",
+    "ChatTemplateError",
     "MarkerCutter",
     "RenderedMessage",
     "chat_template",
     "cut_at_markers",
+    "template_end_markers",
 ]
 
 RenderedMessage = Mapping[str, str]
@@ -101,7 +105,37 @@ CHAT_TEMPLATES: dict[str, ChatTemplate] = {
 DEFAULT_CHAT_TEMPLATE = "chatml"
 
 
+class ChatTemplateError(SpaceConfigError):
+    """A chat template refused a conversation (its ``raise_exception``) or could not render."""
+
+    default_hint = (
+        "The Jinja2 chat_template given to ChatHuggingFaceSpace(chat_template=...) (the model's "
+        "tokenizer_config.json template) decides which conversations it accepts: check the "
+        "roles and their order, or pick a preset (chatml, llama3, zephyr)."
+    )
+
+
+def _tojson(
+    value: object,
+    ensure_ascii: bool = False,
+    indent: int | str | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    """transformers' ``tojson``: no HTML escaping, keys in their order, non-ASCII kept."""
+    return json.dumps(
+        value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+
+
+def _strftime_now(format: str) -> str:
+    return datetime.now().strftime(format)
+
+
 def _jinja(source: str, *, bos_token: str, eos_token: str) -> Renderer:
+    """Compile ``source`` in transformers' chat-template environment (``_compile_jinja_template``):
+    a sandbox with ``trim_blocks``/``lstrip_blocks``, loop controls, HF ``tojson``,
+    ``strftime_now`` and ``raise_exception``."""
     try:
         from jinja2.exceptions import TemplateError
         from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -110,15 +144,22 @@ def _jinja(source: str, *, bos_token: str, eos_token: str) -> Renderer:
             "A Jinja2 chat template needs the jinja2 package.", hint="pip install jinja2"
         ) from None
 
-    def raise_exception(message: str) -> str:
-        raise TemplateError(message)
+    class _Refused(TemplateError):
+        pass
 
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    def raise_exception(message: str) -> str:
+        raise _Refused(message)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"]
+    )
+    env.filters["tojson"] = _tojson
     env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = _strftime_now
     try:
         compiled = env.from_string(source)
     except TemplateError as exc:
-        raise SpaceConfigError(f"chat_template is not a valid Jinja2 template: {exc}.") from None
+        raise ChatTemplateError(f"chat_template is not a valid Jinja2 template: {exc}.") from None
 
     def render(messages: Sequence[RenderedMessage]) -> str:
         try:
@@ -128,10 +169,33 @@ def _jinja(source: str, *, bos_token: str, eos_token: str) -> Renderer:
                 bos_token=bos_token,
                 eos_token=eos_token,
             )
+        except _Refused as exc:
+            raise ChatTemplateError(f"the chat template refused the conversation: {exc}") from None
         except TemplateError as exc:
-            raise SpaceConfigError(f"chat_template failed to render: {exc}.") from None
+            raise ChatTemplateError(f"chat_template failed to render: {exc}.") from None
 
     return render
+
+
+_KNOWN_END_MARKERS = (
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|im_end|>",
+    "<end_of_turn>",
+    "<|end|>",
+    "<|endoftext|>",
+    "</s>",
+)
+"""End-of-turn markers a template may name literally (Llama 3, ChatML, Gemma, Phi, ...)."""
+
+
+def template_end_markers(source: str, *, eos_token: str = "") -> tuple[str, ...]:
+    """The end-of-turn markers a Jinja2 template names: the known literal markers it contains,
+    and ``eos_token`` when the template writes ``eos_token`` (Mistral, Zephyr)."""
+    found = [m for m in _KNOWN_END_MARKERS if m in source]
+    if eos_token and "eos_token" in source and eos_token not in found:
+        found.append(eos_token)
+    return tuple(found)
 
 
 def chat_template(
@@ -153,8 +217,10 @@ def chat_template(
     Args:
         template: a preset name (``chatml``, ``llama3``, ``zephyr``), a Jinja2 template string,
             a ``(messages) -> str`` callable, or a ready :class:`ChatTemplate`.
-        end_of_turn: markers at which replies are cut; for a Jinja2 string defaults to
-            ``[eos_token]`` when one is given; ignored for presets unless given.
+        end_of_turn: markers at which replies are cut; for a Jinja2 string defaults to the
+            markers the template names (``<|eot_id|>``, ``<|im_end|>``, ``<end_of_turn>``,
+            ``</s>``, ..., and ``eos_token`` when the template writes it); ignored for presets
+            unless given.
         bos_token / eos_token: values of the Jinja2 variables of the same names.
 
     Raises:
@@ -174,7 +240,12 @@ def chat_template(
                 f"({', '.join(sorted(CHAT_TEMPLATES))}) nor a Jinja2 template.",
                 hint="Pass a preset name, a Jinja2 string or a callable (messages) -> str.",
             )
-        markers = end_of_turn if end_of_turn is not None else ([eos_token] if eos_token else [])
+        if end_of_turn is not None:
+            markers: Sequence[str] = end_of_turn
+        else:
+            markers = template_end_markers(template, eos_token=eos_token) or (
+                [eos_token] if eos_token else []
+            )
         render = _jinja(template, bos_token=bos_token, eos_token=eos_token)
         return ChatTemplate("jinja2", render, _clean(markers))
     if callable(template):

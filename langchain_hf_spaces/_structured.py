@@ -7,6 +7,7 @@ all go through it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable, Generator
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
-_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 
 
 class StructuredParseError(ValueError):
@@ -65,15 +65,134 @@ def reask_prompt(prompt: str, model: type[BaseModel], previous: str, errors: str
     )
 
 
+_MAX_DEPTH = 400
+"""Deeper values are not decoded (the stdlib decoder would hit the recursion limit)."""
+
+
+_SIGNIFICANT_RE = re.compile(r'[\[\]{}"\\]')
+_OPENER = {"]": "[", "}": "{"}
+
+
+def _fence_bodies(text: str) -> list[str]:
+    """The bodies of Markdown code fences, as ```` ```json ... ``` ```` pairs, in one pass."""
+    marks: list[int] = []
+    i = text.find("```")
+    while i >= 0:
+        marks.append(i)
+        i = text.find("```", i + 3)
+    bodies = []
+    for start, end in zip(marks[0::2], marks[1::2], strict=False):
+        body = text[start + 3 : end]
+        if body[:4] in ("json", "JSON"):
+            body = body[4:]
+        bodies.append(body)
+    return bodies
+
+
+def _bracket_pairs(text: str) -> list[tuple[int, int, int]]:
+    """``(open, close, depth)`` of every balanced ``[...]``/``{...}`` span.
+
+    One pass; when a stray quote opened a "string" that swallowed the rest of the text, the text
+    is scanned again from just after the outermost bracket left open, within a budget of a few
+    passes in all, so the work stays linear.
+    """
+    found: set[tuple[int, int, int]] = set()
+    start = 0
+    budget = _RESCAN_BUDGET * (len(text) + 1)
+    while start >= 0 and budget > 0:
+        budget -= len(text) - start
+        pairs, start = _scan_brackets(text, start)
+        found.update(pairs)
+    return sorted(found)
+
+
+_RESCAN_BUDGET = 4
+"""How many text lengths the bracket scans may cover in all."""
+
+
+def _scan_brackets(text: str, begin: int) -> tuple[list[tuple[int, int, int]], int]:
+    """One scan from ``begin``: the balanced spans, and where to scan again (when a string was
+    left unterminated) or -1.
+
+    Quotes count only inside brackets (prose quotes outside are left alone); a close bracket that
+    does not match drops every bracket still open (none of them can start valid JSON).
+    ``depth`` is how deep the span nests.
+    """
+    pairs: list[tuple[int, int, int]] = []
+    stack: list[list[int]] = []  # [position, deepest nesting below]
+    in_string = False
+    escape_at = -1
+    for match in _SIGNIFICANT_RE.finditer(text, begin):
+        i = match.start()
+        ch = text[i]
+        if in_string:
+            if i == escape_at:
+                escape_at = -1
+            elif ch == "\\":
+                escape_at = i + 1
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch in "[{":
+            stack.append([i, 1])
+        elif ch in "]}":
+            if stack and text[stack[-1][0]] == _OPENER[ch]:
+                start, depth = stack.pop()
+                pairs.append((start, i, depth))
+                if stack and stack[-1][1] < depth + 1:
+                    stack[-1][1] = depth + 1
+            else:
+                stack.clear()
+        elif ch == '"' and stack:
+            in_string = True
+    # A string left open hid the rest: scan again just after the outermost bracket still open.
+    return pairs, (stack[0][0] + 1 if in_string and stack else -1)
+
+
+def _first_json(candidate: str, decoder: json.JSONDecoder) -> tuple[Any, bool]:
+    """The first JSON object in ``candidate`` (``(value, True)``), else its first JSON list."""
+    pairs = _bracket_pairs(candidate)
+    found_list: Any = None
+    skip_until = -1
+    for index, (start, _end, depth) in enumerate(pairs):
+        if start <= skip_until or depth > _MAX_DEPTH:
+            continue
+        try:
+            value, stop = decoder.raw_decode(candidate, start)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(value, dict):
+            return value, True
+        if found_list is None:
+            found_list = value
+        # A decoded list: the only object inside worth trying is its first one.
+        skip_until = stop - 1
+        for inner in range(index + 1, len(pairs)):
+            inner_start, _, inner_depth = pairs[inner]
+            if inner_start >= stop:
+                break
+            if candidate[inner_start] == "{" and inner_depth <= _MAX_DEPTH:
+                with contextlib.suppress(ValueError, RecursionError):
+                    obj, _ = decoder.raw_decode(candidate, inner_start)
+                    if isinstance(obj, dict):
+                        return obj, True
+                break
+    return found_list, False
+
+
 def extract_json(text: str) -> Any:
     """The JSON value in a model's answer: inside a code fence, or the first JSON object.
+
+    Fence bodies are tried first, then the whole text; in each, the whole of it as JSON, else the
+    first JSON object in it (one nested in a list counts), else its first JSON list. Linear in the
+    length of the text: brackets are matched in one pass and only balanced spans are decoded.
 
     Raises:
         StructuredParseError: no JSON object is found.
     """
     if not isinstance(text, str):
         raise StructuredParseError(f"expected text, got {type(text).__name__}", str(text))
-    candidates = [m.group(1) for m in _FENCE_RE.finditer(text)] + [text]
+    candidates = [*_fence_bodies(text), text]
     decoder = json.JSONDecoder()
     found_list: Any = None
     for candidate in candidates:
@@ -82,15 +201,11 @@ def extract_json(text: str) -> Any:
             return json.loads(stripped)
         except (ValueError, RecursionError):
             pass
-        for match in re.finditer(r"[\[{]", stripped):
-            try:
-                value, _ = decoder.raw_decode(stripped, match.start())
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(value, dict):
-                return value
-            if found_list is None:
-                found_list = value
+        value, is_object = _first_json(stripped, decoder)
+        if is_object:
+            return value
+        if found_list is None:
+            found_list = value
     if found_list is not None:
         return found_list
     raise StructuredParseError("the answer holds no JSON object", text)

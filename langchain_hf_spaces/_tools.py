@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
@@ -43,6 +44,7 @@ from langchain_hf_spaces.errors import SpaceInputError
 
 __all__ = [
     "InvalidToolCallDict",
+    "ToolCallDetector",
     "ToolCallDict",
     "ToolChoice",
     "normalize_tool_choice",
@@ -191,9 +193,48 @@ def _strip_fence(text: str) -> str:
     return body.strip()
 
 
+@dataclass(frozen=True, slots=True)
+class _BadJSON:
+    """A ``<tool_call>`` block whose body is not JSON."""
+
+    text: str
+    error: str
+
+
 def _call_id(text: str, index: int) -> str:
     digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:16]
     return f"call_{digest}_{index}"
+
+
+_TOOL_TAG_RE = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
+_EMPTY_FENCE_RE = re.compile(r"```[A-Za-z]*\s*```")
+_EMPTY_TAG_RE = re.compile(r"<tool_call>\s*</tool_call>")
+
+
+def _is_call(data: Any) -> bool:
+    return (
+        isinstance(data, Mapping)
+        and isinstance(data.get("name"), str)
+        and ("arguments" in data or "parameters" in data or "args" in data)
+    )
+
+
+def _raw_calls(data: Any) -> Any:
+    """The tool calls in a decoded reply, or ``None`` when it is not a tool call."""
+    if isinstance(data, Mapping) and "tool_calls" in data:
+        return data["tool_calls"]
+    if _is_call(data):
+        return [data]  # {"name", "arguments"} or Llama 3.1's {"name", "parameters"}
+    if isinstance(data, list) and data and all(_is_call(d) for d in data):
+        return data
+    return None
+
+
+def _clean_content(content: str) -> str:
+    """What is left once the tool calls are out, without the fences and tags that held them."""
+    content = _EMPTY_FENCE_RE.sub("", content)
+    content = _EMPTY_TAG_RE.sub("", content)
+    return content.strip()
 
 
 def parse_tool_reply(
@@ -201,33 +242,66 @@ def parse_tool_reply(
 ) -> tuple[str, list[ToolCallDict], list[InvalidToolCallDict]]:
     """Split a model's reply into ``(content, tool_calls, invalid_tool_calls)``.
 
+    Understood forms: ``{"tool_calls": [...]}``, one ``{"name", "arguments"}`` object, Llama
+    3.1's ``{"name", "parameters"}``, a JSON list of those, and Qwen/Hermes
+    ``<tool_call>{...}</tool_call>`` blocks, each optionally in a Markdown code fence; the fences,
+    tags and brackets that held them do not stay in ``content``.
+
     Never raises: anything that looks like an attempt to call a tool but is not valid becomes an
     :class:`InvalidToolCallDict` carrying the raw text and the reason. Tool call ids are derived
     from the reply, so the same reply always gets the same ids.
     """
-    body = _strip_fence(text)
-    start = body.find("{")
-    if start < 0:
-        return text, [], []
-    try:
-        data, end = json.JSONDecoder().raw_decode(body, start)
-    except (ValueError, RecursionError) as exc:
-        if '"tool_calls"' in body or ('"name"' in body and '"arguments"' in body):
-            bad = _invalid(
-                name=None,
-                arguments=body[start:],
-                call_id=_call_id(text, 0),
-                error=f"The reply is not valid JSON: {exc}.",
-            )
-            return body[:start].strip(), [], [bad]
-        return text, [], []
-    if isinstance(data, Mapping) and "tool_calls" in data:
-        raw_calls: Any = data["tool_calls"]
-    elif isinstance(data, Mapping) and "name" in data and "arguments" in data:
-        raw_calls = [data]
+    tagged = list(_TOOL_TAG_RE.finditer(text))
+    raw_calls: Any
+    if tagged:
+        raw_calls = []
+        for match in tagged:
+            inner = _strip_fence(match.group(1))
+            try:
+                data = json.loads(inner)
+            except (ValueError, RecursionError) as exc:
+                raw_calls.append(_BadJSON(inner, str(exc)))
+                continue
+            found = _raw_calls(data)
+            raw_calls.extend(found if isinstance(found, list) else [data])
+        content = _clean_content(_TOOL_TAG_RE.sub("", text))
     else:
-        return text, [], []
-    content = (body[:start] + body[end:]).strip()
+        body = _strip_fence(text)
+        brace = body.find("{")
+        if brace < 0:
+            return text, [], []
+        start = brace
+        before = body[:brace].rstrip()
+        if before.endswith("["):
+            start = len(before) - 1
+        decoder = json.JSONDecoder()
+        raw_calls = None
+        error = ""
+        end = start
+        for attempt in dict.fromkeys((start, brace)):
+            try:
+                data, end = decoder.raw_decode(body, attempt)
+            except (ValueError, RecursionError) as exc:
+                error = error or str(exc)
+                continue
+            raw_calls = _raw_calls(data)
+            if raw_calls is not None:
+                start = attempt
+                break
+        if raw_calls is None:
+            if error and (
+                '"tool_calls"' in body
+                or ('"name"' in body and ('"arguments"' in body or '"parameters"' in body))
+            ):
+                bad = _invalid(
+                    name=None,
+                    arguments=body[start:],
+                    call_id=_call_id(text, 0),
+                    error=f"The reply is not valid JSON: {error}.",
+                )
+                return _clean_content(body[:start]), [], [bad]
+            return text, [], []
+        content = _clean_content(body[:start] + body[end:])
     if not isinstance(raw_calls, list):
         bad = _invalid(
             name=None,
@@ -241,6 +315,11 @@ def parse_tool_reply(
     invalid: list[InvalidToolCallDict] = []
     for index, raw in enumerate(raw_calls):
         call_id = _call_id(text, index)
+        if isinstance(raw, _BadJSON):
+            invalid.append(
+                _invalid(None, raw.text, call_id, f"The tool call is not valid JSON: {raw.error}.")
+            )
+            continue
         raw_text = json.dumps(raw, ensure_ascii=False)
         if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
             invalid.append(
@@ -253,7 +332,7 @@ def parse_tool_reply(
             )
             continue
         name = raw["name"]
-        arguments = raw.get("arguments", raw.get("args", {}))
+        arguments = raw.get("arguments", raw.get("parameters", raw.get("args", {})))
         if isinstance(arguments, str):
             try:
                 arguments = json.loads(arguments) if arguments.strip() else {}
@@ -315,3 +394,74 @@ def parse_native_tool_calls(
             continue
         calls.append({"id": call_id, "name": str(name), "arguments": args})
     return calls, invalid
+
+
+_CALL_OPENERS = ("```", "<tool_call>")
+
+
+class ToolCallDetector:
+    """Streams a reply's text until a tool call may be starting, then buffers the rest.
+
+    Feed it the reply's deltas: :meth:`feed` returns the text that is safe to show now (it cannot
+    be part of a tool call); from the first ``{``, ``[``, ```` ``` ```` or ``<tool_call>`` on,
+    everything is held and :meth:`flush` returns it at the end, to be split with
+    :func:`parse_tool_reply`. Only a possible start of ```` ``` ```` or ``<tool_call>`` at the end
+    of a delta is held back while it is undecided. No I/O, usable from any framework::
+
+        detector = ToolCallDetector()
+        for delta in deltas:
+            show(detector.feed(delta))
+        content, calls, invalid = parse_tool_reply(detector.flush(), names)
+        show(content)  # the rest of the text, after the streamed part
+    """
+
+    __slots__ = ("_buffer", "_pending", "buffering", "streamed")
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._buffer: list[str] = []
+        self.buffering = False
+        """True once a tool call may have started."""
+        self.streamed: list[str] = []
+        """The text :meth:`feed` has returned so far."""
+
+    def feed(self, delta: str) -> str:
+        """Add a delta; return the text that is now safe to show (often the delta itself)."""
+        if self.buffering:
+            self._buffer.append(delta)
+            return ""
+        text = self._pending + delta
+        self._pending = ""
+        cut = _first_opener(text)
+        if cut >= 0:
+            self.buffering = True
+            self._buffer.append(text[cut:])
+            out = text[:cut]
+        else:
+            hold = _partial_opener(text)
+            out, self._pending = text[: len(text) - hold], text[len(text) - hold :]
+        if out:
+            self.streamed.append(out)
+        return out
+
+    def flush(self) -> str:
+        """The held text (a possible tool call and what follows it) at the end of the reply."""
+        out = self._pending + "".join(self._buffer)
+        self._pending = ""
+        self._buffer = []
+        return out
+
+
+def _first_opener(text: str) -> int:
+    positions = [i for i in (text.find("{"), text.find("[")) if i >= 0]
+    positions += [i for i in (text.find(o) for o in _CALL_OPENERS) if i >= 0]
+    return min(positions, default=-1)
+
+
+def _partial_opener(text: str) -> int:
+    """How many trailing characters could begin one of the multi-character openers."""
+    for size in range(min(len(text), max(len(o) for o in _CALL_OPENERS) - 1), 0, -1):
+        tail = text[-size:]
+        if any(o.startswith(tail) for o in _CALL_OPENERS):
+            return size
+    return 0

@@ -39,6 +39,7 @@ Stream, async, structured output and token usage::
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from operator import itemgetter
 from typing import Any, Literal, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, LangSmithParams, ModelProfile
 from langchain_core.language_models.base import LanguageModelInput
 from langchain_core.messages import (
@@ -59,17 +61,13 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
-from langchain_core.output_parsers.openai_tools import (
-    JsonOutputKeyToolsParser,
-    PydanticToolsParser,
-)
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import ChatPromptValue, PromptValue
-from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, PrivateAttr, model_validator
+from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
 from typing_extensions import Self
 
 from langchain_hf_spaces import _constants as C
@@ -93,7 +91,9 @@ from langchain_hf_spaces._lc_messages import (
     render_messages,
     usage_metadata,
 )
+from langchain_hf_spaces._structured import StructuredParseError, extract_json
 from langchain_hf_spaces._tools import (
+    ToolCallDetector,
     ToolChoice,
     normalize_tool_choice,
     openai_tool_choice,
@@ -102,7 +102,7 @@ from langchain_hf_spaces._tools import (
 from langchain_hf_spaces.client import SpaceAnswer, SpaceClient, StreamChunk
 from langchain_hf_spaces.errors import SpaceInputError
 from langchain_hf_spaces.runnables import SpaceVariationsRunnable, StructuredSpaceRunnable
-from langchain_hf_spaces.schema import is_guide_schema
+from langchain_hf_spaces.schema import is_guide_schema, schema_to_model
 
 __all__ = ["ChatHuggingFaceSpace"]
 
@@ -133,7 +133,7 @@ class _StreamAssembler:
         self.req = req
         self.cutter = MarkerCutter(req.cut_markers)
         self.answer: SpaceAnswer | None = None
-        self.buffered: list[str] = []
+        self.detector = ToolCallDetector()
 
     def feed(self, piece: StreamChunk) -> ChatGenerationChunk | None:
         if piece.answer is not None:
@@ -142,8 +142,10 @@ class _StreamAssembler:
         if not text:
             return None
         if self.req.parse_tools:
-            self.buffered.append(text)
-            return None
+            # Text streams until a tool call may be starting; from there it is held and parsed.
+            text = self.detector.feed(text)
+            if not text:
+                return None
         return ChatGenerationChunk(message=AIMessageChunk(content=text))
 
     def last(self) -> ChatGenerationChunk:
@@ -152,9 +154,10 @@ class _StreamAssembler:
         content = rest
         chunks = []
         if req.parse_tools:
-            content, calls, invalid = parse_tool_reply(
-                "".join(self.buffered) + rest, req.tool_names
-            )
+            shown = self.detector.feed(rest)
+            held = self.detector.flush()
+            content, calls, invalid = parse_tool_reply(held, req.tool_names)
+            content = shown + content
             chunks = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)
@@ -168,6 +171,12 @@ class _StreamAssembler:
             chunks = [
                 tool_call_chunk(name=c["name"], args=json.dumps(c["args"]), id=c["id"], index=i)
                 for i, c in enumerate(calls)
+            ]
+            # Malformed arguments go as raw chunks; aggregation makes them invalid_tool_calls,
+            # as LangChain's OpenAI integration does.
+            chunks += [
+                tool_call_chunk(name=c["name"], args=c["args"], id=c["id"], index=len(calls) + i)
+                for i, c in enumerate(invalid)
             ]
         metadata: dict[str, Any] = {}
         usage = None
@@ -208,12 +217,21 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
     """Preset name, Jinja2 string, callable or :class:`ChatTemplate` (text protocols only)."""
     end_of_turn: list[str] | None = None
     """Markers at which a reply is cut; default: the template's own."""
+    bos_token: str = ""
+    """The ``bos_token`` a Jinja2 chat template writes (e.g. ``"<|begin_of_text|>"``, ``"<s>"``)."""
+    eos_token: str = ""
+    """The ``eos_token`` a Jinja2 chat template writes (e.g. ``"</s>"``); also an end of turn."""
 
     _template: ChatTemplate = PrivateAttr()
 
     @model_validator(mode="after")
     def _resolve_template(self) -> Self:
-        self._template = chat_template(self.chat_template, end_of_turn=self.end_of_turn)
+        self._template = chat_template(
+            self.chat_template,
+            end_of_turn=self.end_of_turn,
+            bos_token=self.bos_token,
+            eos_token=self.eos_token,
+        )
         return self
 
     @property
@@ -575,10 +593,8 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                     "schema": tool,
                 },
             )
-            parser = (
-                PydanticToolsParser(tools=[schema], first_tool_only=True)
-                if is_pydantic
-                else JsonOutputKeyToolsParser(key_name=name, first_tool_only=True)
+            parser = RunnableLambda(
+                functools.partial(_parse_structured_reply, schema=schema, name=name)
             )
         elif method in ("json_schema", "json_mode"):
             json_schema = convert_to_json_schema(schema)
@@ -617,6 +633,67 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         parser_none = RunnablePassthrough.assign(parsed=lambda _: None)
         with_fallback = parser_assign.with_fallbacks([parser_none], exception_key="parsing_error")
         return RunnableMap(raw=llm) | with_fallback
+
+
+def _structured_value(message: BaseMessage, name: str) -> Any:
+    """The arguments of the forced tool call, or what a text Space answered instead of one:
+    bare or fenced JSON, or Llama 3.1's ``{"name", "parameters"}``.
+
+    Raises:
+        OutputParserException: the reply holds neither (``llm_output`` is the reply).
+    """
+    calls = getattr(message, "tool_calls", None) or []
+    for call in calls:
+        if call["name"] == name:
+            return call["args"]
+    if calls:
+        return calls[0]["args"]
+    invalid = getattr(message, "invalid_tool_calls", None) or []
+    text = message.text
+    try:
+        value = extract_json(text)
+    except StructuredParseError:
+        reason = invalid[0].get("error") if invalid else "the reply holds no JSON object"
+        raise OutputParserException(
+            f"Structured output for {name!r}: no tool call and no JSON in the reply ({reason}).",
+            llm_output=text,
+        ) from None
+    if isinstance(value, dict):
+        inner = value.get("parameters", value.get("arguments"))
+        if value.get("name") == name and isinstance(inner, dict):
+            return inner
+        return value
+    raise OutputParserException(
+        f"Structured output for {name!r}: the reply's JSON is a {type(value).__name__}, "
+        "not an object.",
+        llm_output=text,
+    )
+
+
+def _parse_structured_reply(message: BaseMessage, *, schema: Any, name: str) -> Any:
+    """The forced tool call's arguments as ``schema`` (pydantic instance, else a dict)."""
+    value = _structured_value(message, name)
+    if isinstance(schema, type) and is_basemodel_subclass(schema):
+        try:
+            model: Any = schema
+            if hasattr(model, "model_validate"):
+                return model.model_validate(value)
+            return model.parse_obj(value)  # pydantic v1 classes
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise OutputParserException(
+                f"Structured output for {name!r} does not match the schema: {exc}",
+                llm_output=message.text,
+            ) from None
+    if isinstance(schema, Mapping) and not is_guide_schema(schema):
+        model = schema_to_model(schema)  # validates with jsonschema against the schema as given
+        try:
+            model.model_validate(value)
+        except ValidationError as exc:
+            raise OutputParserException(
+                f"Structured output for {name!r} does not match the schema: {exc}",
+                llm_output=message.text,
+            ) from None
+    return value
 
 
 def _chunk_to_generation(chunk: ChatGenerationChunk) -> ChatGeneration:

@@ -21,11 +21,12 @@ and ``[{...}]`` a list of objects. Pydantic model classes and JSON-schema dicts 
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union, cast
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from langchain_hf_spaces.errors import SpaceConfigError
 
@@ -57,7 +58,7 @@ def is_guide_schema(schema: Any) -> bool:
 
 
 def _is_json_schema(schema: Mapping[str, Any]) -> bool:
-    if "$schema" in schema:
+    if "$schema" in schema or isinstance(schema.get("$ref"), str):
         return True
     return schema.get("type") == "object" and isinstance(schema.get("properties"), Mapping)
 
@@ -75,12 +76,90 @@ def schema_to_model(schema: SchemaLike, *, name: str | None = None) -> type[Base
         raise SchemaError(
             f"a schema must be a dict or a pydantic model class, not {type(schema).__name__}."
         )
+    if _depth(schema) > MAX_SCHEMA_DEPTH:
+        raise SchemaError(
+            f"the schema nests deeper than {MAX_SCHEMA_DEPTH} levels; flatten it, or use a "
+            "recursive $ref for tree-shaped data."
+        )
     if _is_json_schema(schema):
         title = schema.get("title")
-        return _from_json_schema(
-            schema, name or (title if isinstance(title, str) else "Structure"), ""
+        return _from_user_json_schema(
+            schema, name or (title if isinstance(title, str) else "Structure")
         )
     return _from_guide(schema, name or "Structure", "")
+
+
+MAX_SCHEMA_DEPTH = 64
+"""How deep a schema dict may nest (a recursive ``$ref`` does not count: it is not unrolled)."""
+
+
+def _depth(value: Any) -> int:
+    """How deep ``value`` nests, without recursion (a hostile schema cannot overflow the stack)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if level > deepest:
+            deepest = level
+            if deepest > MAX_SCHEMA_DEPTH:
+                return deepest
+        if isinstance(item, Mapping):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def _from_user_json_schema(schema: Mapping[str, Any], name: str) -> type[BaseModel]:
+    """A model that validates with ``jsonschema`` against the schema as given and shows it as
+    given (``model_json_schema()`` is the user's schema), with typed fields where the schema
+    maps onto them (nested objects become models) and plain JSON values where it does not."""
+    try:
+        import jsonschema
+        from jsonschema.exceptions import SchemaError as JSONSchemaError
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise SchemaError(
+            "JSON schemas need the jsonschema package.", hint="pip install jsonschema"
+        ) from None
+    as_given = copy.deepcopy(dict(schema))
+    validator_class = jsonschema.validators.validator_for(as_given)
+    try:
+        validator_class.check_schema(as_given)
+    except JSONSchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "<root>"
+        raise SchemaError(f"not a valid JSON schema at {where}: {exc.message}") from None
+    validator = validator_class(as_given)
+    top: Mapping[str, Any] = schema
+    ref = schema.get("$ref")
+    defs = schema.get("$defs") or schema.get("definitions") or {}
+    if "properties" not in schema and isinstance(ref, str) and isinstance(defs, Mapping):
+        target = defs.get(ref.rsplit("/", 1)[-1])
+        if isinstance(target, Mapping):
+            top = {**target, "$defs": defs}
+    try:
+        typed = _from_json_schema(top, name, "", frozenset({ref} if isinstance(ref, str) else ()))
+    except (SchemaError, TypeError):
+        typed = create_model(name, __config__=ConfigDict(extra="allow"))
+
+    def check(cls: type[BaseModel], data: Any) -> Any:
+        problems = [
+            f"{'.'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
+            for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path)))
+        ]
+        if problems:
+            raise ValueError("; ".join(problems[:10]))
+        return data
+
+    def shown(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return copy.deepcopy(as_given)
+
+    model: type[BaseModel] = create_model(
+        name,
+        __base__=typed,
+        __validators__={"_jsonschema": cast("Any", model_validator(mode="before")(check))},
+    )
+    model.model_json_schema = classmethod(shown)  # type: ignore[method-assign,assignment]
+    return model
 
 
 # ------------------------------------------------------------------------------ guide schema
@@ -158,7 +237,9 @@ _JSON_TYPES: dict[str, Any] = {
 }
 
 
-def _from_json_schema(schema: Mapping[str, Any], name: str, path: str) -> type[BaseModel]:
+def _from_json_schema(
+    schema: Mapping[str, Any], name: str, path: str, seen: frozenset[str] = frozenset()
+) -> type[BaseModel]:
     props = schema.get("properties")
     if not isinstance(props, Mapping) or not props:
         raise SchemaError(f"{path or '<root>'}: a JSON schema object needs 'properties'.")
@@ -167,7 +248,7 @@ def _from_json_schema(schema: Mapping[str, Any], name: str, path: str) -> type[B
     fields: dict[str, Any] = {}
     for key, sub in props.items():
         here = f"{path}.{key}" if path else str(key)
-        annotation = _json_annotation(sub, here, _model_name(name, str(key)), defs)
+        annotation = _json_annotation(sub, here, _model_name(name, str(key)), defs, seen)
         description = sub.get("description") if isinstance(sub, Mapping) else None
         if key in required:
             fields[key] = (annotation, Field(..., description=description))
@@ -178,35 +259,54 @@ def _from_json_schema(schema: Mapping[str, Any], name: str, path: str) -> type[B
     return model
 
 
-def _json_annotation(sub: Any, path: str, name: str, defs: Mapping[str, Any]) -> Any:
+def _json_annotation(
+    sub: Any, path: str, name: str, defs: Mapping[str, Any], seen: frozenset[str] = frozenset()
+) -> Any:
+    """A type for ``sub``; ``jsonschema`` checks every constraint, so anything the types cannot
+    say (``const`` of a list, a recursive ``$ref``, keywords without ``type``) is ``Any``."""
+    if sub is True or sub == {}:
+        return Any
     if not isinstance(sub, Mapping):
         raise SchemaError(f"{path}: a JSON schema property must be an object.")
     ref = sub.get("$ref")
     if isinstance(ref, str):
+        if ref in seen:
+            return Any  # a recursive $ref (a tree): jsonschema validates the deeper levels
         target = defs.get(ref.rsplit("/", 1)[-1])
         if not isinstance(target, Mapping):
             raise SchemaError(f"{path}: unresolved $ref {ref!r}.")
-        return _json_annotation(target, path, ref.rsplit("/", 1)[-1], defs)
+        return _json_annotation(target, path, ref.rsplit("/", 1)[-1], defs, seen | {ref})
+    if "const" in sub:
+        const = sub["const"]
+        return Literal[const] if isinstance(const, str | int | bool) or const is None else Any
     if "enum" in sub and isinstance(sub["enum"], list) and sub["enum"]:
-        return Literal[tuple(sub["enum"])]
+        if all(isinstance(v, str | int | bool) or v is None for v in sub["enum"]):
+            return Literal[tuple(sub["enum"])]
+        return Any
     for key in ("anyOf", "oneOf"):
         if isinstance(sub.get(key), list):
-            options = [_json_annotation(o, path, name, defs) for o in sub[key]]
+            options = [_json_annotation(o, path, name, defs, seen) for o in sub[key]]
             return Union[tuple(options)]  # noqa: UP007 - built at runtime
     kind = sub.get("type")
     if isinstance(kind, list):
-        options = [_json_annotation({**sub, "type": k}, path, name, defs) for k in kind]
+        options = [_json_annotation({**sub, "type": k}, path, name, defs, seen) for k in kind]
         return Union[tuple(options)]  # noqa: UP007 - built at runtime
     if kind == "object":
         if isinstance(sub.get("properties"), Mapping) and sub["properties"]:
-            return _from_json_schema({**sub, "$defs": defs}, name, path)
+            return _from_json_schema({**sub, "$defs": defs}, name, path, seen)
         return dict[str, Any]
     if kind == "array":
         items = sub.get("items")
-        inner = _json_annotation(items, path + "[]", name + "Item", defs) if items else Any
+        inner = (
+            _json_annotation(items, path + "[]", name + "Item", defs, seen)
+            if isinstance(items, Mapping) and items
+            else Any
+        )
         return list[inner]  # type: ignore[valid-type]
     if kind in _JSON_TYPES:
         return _JSON_TYPES[kind]
+    if kind is None:
+        return Any
     raise SchemaError(f"{path}: unsupported JSON schema type {kind!r}.")
 
 

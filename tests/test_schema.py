@@ -229,3 +229,110 @@ def test_the_expected_messages_of_the_property_test(bad: Any, problem: str) -> N
     with pytest.raises(SchemaError) as info:
         schema_to_model({"ok": "string", "k": bad})
     assert info.value.message == f"k: {problem}."
+
+
+# ------------------------------------------- #15.12 / #14.16: JSON schemas validated as given
+from langchain_hf_spaces import SchemaError as _SchemaError  # noqa: E402
+from langchain_hf_spaces._structured import (  # noqa: E402
+    StructuredParseError,
+    format_instructions,
+    parse_structured,
+)
+from langchain_hf_spaces.schema import schema_to_model as _to_model  # noqa: E402
+
+STRICT = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "minLength": 3, "pattern": "^[A-Z]"},
+        "n": {"type": "integer", "minimum": 1},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+        "kind": {"const": "idea"},
+    },
+    "required": ["name", "kind"],
+    "additionalProperties": False,
+}
+
+
+def test_json_schema_is_shown_as_given() -> None:
+    shown = format_instructions(_to_model(STRICT))
+    assert json.dumps(STRICT, separators=(",", ":")) in shown
+
+
+def test_json_schema_const_works() -> None:
+    ok = parse_structured('{"name": "Abc", "kind": "idea"}', _to_model(STRICT))
+    assert ok.model_dump()["kind"] == "idea"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ('{"name": "Ab", "kind": "idea"}', "too short"),
+        ('{"name": "abc", "kind": "idea"}', "does not match"),
+        ('{"name": "Abc", "kind": "idea", "n": 0}', "less than the minimum"),
+        ('{"name": "Abc", "kind": "idea", "tags": ["a", "b", "c"]}', "too long"),
+        ('{"name": "Abc", "kind": "idea", "extra": 1}', "Additional properties"),
+        ('{"name": "Abc", "kind": "other"}', "was expected"),
+    ],
+)
+def test_json_schema_constraints_are_enforced(answer: str, problem: str) -> None:
+    with pytest.raises(StructuredParseError, match=problem):
+        parse_structured(answer, _to_model(STRICT))
+
+
+def test_an_invalid_json_schema_is_a_schema_error() -> None:
+    with pytest.raises(_SchemaError, match="not a valid JSON schema"):
+        _to_model({"type": "object", "properties": {"a": {"type": "string", "minLength": -1}}})
+
+
+NODE = {
+    "$defs": {
+        "Node": {
+            "type": "object",
+            "properties": {
+                "value": {"type": "integer"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+            },
+            "required": ["value"],
+        }
+    },
+    "type": "object",
+    "properties": {
+        "value": {"type": "integer"},
+        "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+    },
+    "required": ["value"],
+}
+
+
+def test_a_recursive_ref_tree_is_supported() -> None:
+    model = _to_model(NODE)
+    tree = '{"value": 1, "children": [{"value": 2, "children": [{"value": 3}]}]}'
+    assert parse_structured(tree, model).model_dump()["value"] == 1
+    with pytest.raises(StructuredParseError, match=r"children\.0\.children\.0\.value"):
+        parse_structured(tree.replace("3", '"x"'), model)
+
+
+def test_a_pydantic_recursive_model_schema_is_supported() -> None:
+    from pydantic import BaseModel
+
+    class Tree(BaseModel):
+        value: int
+        children: list[Tree] = []
+
+    model = _to_model(Tree.model_json_schema())
+    assert parse_structured('{"value": 1, "children": [{"value": 2}]}', model)
+
+
+@pytest.mark.parametrize("kind", ["guide", "json"])
+def test_a_very_deep_schema_is_refused_not_a_recursion_error(kind: str) -> None:
+    deep: dict[str, Any] = {"leaf": "string"}
+    if kind == "json":
+        deep = {"type": "object", "properties": {"leaf": {"type": "string"}}}
+    for _ in range(5000):
+        deep = (
+            {"inner": deep}
+            if kind == "guide"
+            else {"type": "object", "properties": {"inner": deep}}
+        )
+    with pytest.raises(_SchemaError, match="nests deeper"):
+        _to_model(deep)

@@ -120,3 +120,56 @@ def test_bad_schema_fails_before_sending() -> None:
     client = _client("http://127.0.0.1:9")
     with pytest.raises(SchemaError, match="title: unknown type"):
         client.generate_structure("x", {"title": "strng"})
+
+
+# --------------------------------------------------------------- extraction at adversarial sizes
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+_PROSE = st.text(alphabet=st.characters(blacklist_characters='[]{}"`\\'), max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(_PROSE, st.dictionaries(st.text(max_size=5), _JSON_VALUES, min_size=1, max_size=4), _PROSE)
+def test_an_object_among_prose_is_found(before: str, value: dict[str, Any], after: str) -> None:
+    assert extract_json(f"{before} {json.dumps(value)} {after}") == value
+
+
+@settings(max_examples=30, deadline=5000)
+@given(
+    st.sampled_from(["[", "{", "[{", '["', "```", '{"a":', "x [", '"', "\\"]),
+    st.integers(min_value=20_000, max_value=200_000),
+)
+def test_extraction_is_linear_on_adversarial_input(unit: str, size: int) -> None:
+    """200,000 unclosed brackets took 43 s per attempt when every start was re-decoded; the
+    hypothesis deadline (5 s) is the hang guard."""
+    text = unit * (size // len(unit))
+    with contextlib.suppress(StructuredParseError):
+        extract_json(text)
+    with contextlib.suppress(StructuredParseError):
+        extract_json(text + ' {"found": true}')
+
+
+def test_an_object_after_a_huge_unclosed_prefix_is_found() -> None:
+    assert extract_json("[" * 200_000 + ' {"found": true}') == {"found": True}
+
+
+def test_a_deep_valid_nest_is_not_a_recursion_error() -> None:
+    value = extract_json("[" * 5000 + "]" * 5000 + " no object")
+    assert isinstance(value, list)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'He said "use { carefully" and {"found": true}',
+        'Use [ "this ] then {"found": true}',
+        'The set {a, b} and the list [1, 2] and {"found": true}',
+    ],
+)
+def test_a_stray_quote_or_bracket_does_not_hide_the_object(text: str) -> None:
+    assert extract_json(text) == {"found": True}

@@ -127,3 +127,118 @@ def test_non_text_content_is_a_clear_error(scripted: Any) -> None:
         image = {"type": "image", "url": "https://example.com/a.png"}
         with pytest.raises(SpaceInputError, match="takes text only"):
             chat.invoke([HumanMessage(content=[image])])
+
+
+# ------------------------------------------------- #15.2: structured output never None silently
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"name": "D", "age": 4}',
+        'Here you go:\n```json\n{"name": "D", "age": 4}\n```',
+        '{"name": "Person", "parameters": {"name": "D", "age": 4}}',
+    ],
+)
+def test_default_structured_output_parses_what_models_answer(scripted: Any, reply: str) -> None:
+    with scripted(reply) as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url)
+        assert chat.with_structured_output(Person).invoke("who?") == Person(name="D", age=4)
+
+
+def test_default_structured_output_on_prose_raises_or_reports(scripted: Any) -> None:
+    from langchain_core.exceptions import OutputParserException
+
+    with scripted("I do not know.", "I do not know.") as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url)
+        with pytest.raises(OutputParserException, match="no tool call and no JSON"):
+            chat.with_structured_output(Person).invoke("who?")
+        out = chat.with_structured_output(Person, include_raw=True).invoke("who?")
+        assert out["parsed"] is None and isinstance(out["parsing_error"], OutputParserException)
+
+
+def test_default_structured_output_for_a_json_schema_dict(scripted: Any) -> None:
+    with scripted('{"name": "E", "age": 5}') as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url)
+        schema = Person.model_json_schema()
+        assert chat.with_structured_output(schema).invoke("who?") == {"name": "E", "age": 5}
+
+
+# ------------------------------------------------------------------ #15.8: tools on text Spaces
+@pytest.mark.parametrize(
+    ("reply", "content"),
+    [
+        ('Sure.\n```json\n{"name": "add", "arguments": {"a": 1}}\n```', "Sure."),
+        ('<tool_call>\n{"name": "add", "arguments": {"a": 1}}\n</tool_call>', ""),
+        ('[{"name": "add", "arguments": {"a": 1}}]', ""),
+        ('{"name": "add", "parameters": {"a": 1}}', ""),
+        ('```json\n{"tool_calls": [{"name": "add", "arguments": {"a": 1}}]}\n```', ""),
+    ],
+)
+def test_tool_replies_leave_no_residue(reply: str, content: str) -> None:
+    text, calls, bad = parse_tool_reply(reply, ["add"])
+    assert [c["args"] for c in calls] == [{"a": 1}] and not bad
+    assert text == content
+
+
+def test_several_qwen_tool_call_blocks() -> None:
+    reply = (
+        '<tool_call>\n{"name": "add", "arguments": {"a": 1}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "add", "arguments": {"a": 2}}\n</tool_call>'
+    )
+    text, calls, bad = parse_tool_reply(reply, ["add"])
+    assert [c["args"] for c in calls] == [{"a": 1}, {"a": 2}] and text == "" and not bad
+
+
+def test_tool_call_detector_streams_text_then_buffers() -> None:
+    from langchain_hf_spaces._tools import ToolCallDetector
+
+    det = ToolCallDetector()
+    shown = [det.feed(d) for d in ["Let me ", "check. `", "``json\n", '{"name": "add"', "}\n```"]]
+    assert shown[:2] == ["Let me ", "check. "] and det.buffering
+    assert "".join(shown) == "Let me check. "
+    assert det.flush() == '```json\n{"name": "add"}\n```'
+    plain = ToolCallDetector()
+    assert "".join(plain.feed(d) for d in ["a <b", "> c"]) + plain.flush() == "a <b> c"
+
+
+def test_text_streams_when_tools_are_bound(scripted: Any) -> None:
+    answer = " ".join(f"w{i}" for i in range(30))
+    with scripted(answer) as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url, protocol="tgi").bind_tools([Person])
+        chunks = [c for c in chat.stream("hi") if c.content]
+        assert len(chunks) > 10
+        streamed = "".join(str(c.content) for c in chunks)
+        assert streamed.startswith("w0 w1 w2") and answer.startswith(streamed)
+
+
+def test_stream_with_text_then_a_tool_call(scripted: Any) -> None:
+    reply = 'Looking it up.\n{"name": "Person", "arguments": {"name": "F", "age": 6}}'
+    with scripted(reply) as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url, protocol="tgi").bind_tools([Person])
+        chunks = list(chat.stream("who?"))
+        merged = chunks[0]
+        for c in chunks[1:]:
+            merged = merged + c
+        assert merged.tool_calls[0]["args"] == {"name": "F", "age": 6}
+        assert str(merged.content).strip() == "Looking it up."
+        assert '"name"' not in "".join(str(c.content) for c in chunks)
+
+
+def test_openai_malformed_tool_arguments_survive_streaming() -> None:
+    bad = {"tool_calls": [{"name": "Person", "arguments": '{"name": "G", "age": '}]}
+    with LocalSpace(responder=scripted_responder([bad, bad])) as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url, protocol="openai").bind_tools([Person])
+        invoked = chat.invoke("who?")
+        assert invoked.invalid_tool_calls and not invoked.tool_calls
+        chunks = list(chat.stream("who?"))
+        merged = chunks[0]
+        for c in chunks[1:]:
+            merged = merged + c
+        assert merged.tool_call_chunks
+        assert merged.invalid_tool_calls or merged.tool_calls  # LangChain's aggregation decides
+        assert (merged.invalid_tool_calls or merged.tool_calls)[0]["name"] == "Person"
+
+
+def test_stream_with_tools_keeps_the_held_back_tail(scripted: Any) -> None:
+    with scripted("The sum is 5.") as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url, protocol="tgi").bind_tools([Person])
+        assert "".join(str(c.content) for c in chat.stream("Thanks!")) == "The sum is 5."
