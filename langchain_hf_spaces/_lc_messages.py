@@ -74,11 +74,15 @@ def native_tool_calls(answer: SpaceAnswer) -> tuple[list[ToolCall], list[Invalid
 
 
 def usage_metadata(answer: SpaceAnswer) -> UsageMetadata | None:
-    """Token counts as LangChain's ``UsageMetadata``, when the Space reported any."""
-    if answer.prompt_tokens is None and answer.completion_tokens is None:
+    """Token counts as LangChain's ``UsageMetadata``, when the Space reported both.
+
+    ``UsageMetadata`` has no room for an unknown count, and a made-up 0 would mislead cost
+    tracking: a Space that counts only the reply (TGI without ``decoder_input_details``) gives
+    no ``usage_metadata``; the counts it did report stay in ``response_metadata``.
+    """
+    inp, out = answer.prompt_tokens, answer.completion_tokens
+    if inp is None or out is None:
         return None
-    inp = answer.prompt_tokens or 0
-    out = answer.completion_tokens or 0
     return cast(
         "UsageMetadata", {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
     )

@@ -241,7 +241,7 @@ class _ChatStream:
         """What was held back, when the stream breaks: it arrived, so the caller gets it."""
         delta = self.cutter.flush()
         if self.splitter is not None:
-            delta = self.splitter.text[self.splitter.emitted :] + delta
+            delta = self.splitter.held() + delta
         return self._response(delta, None) if delta else None
 
     def _response(self, delta: str, answer: SpaceAnswer | None) -> ChatResponse:

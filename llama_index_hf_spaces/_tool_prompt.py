@@ -22,6 +22,7 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from langchain_hf_spaces._tools import (
     InvalidToolCallDict,
+    ToolCallDetector,
     ToolCallDict,
     ToolChoice,
     normalize_tool_choice,
@@ -33,9 +34,6 @@ from langchain_hf_spaces._tools import (
 )
 
 __all__ = ["TextTools", "ToolStreamSplitter", "native_tool_choice", "text_tools"]
-
-# Where a tool call may begin in a reply: a JSON object, a Markdown fence, a <tool_call> tag.
-_TRIGGERS = ("{", "```", "<tool_call")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,44 +153,31 @@ def _json_object(text: str) -> dict[str, Any] | None:
 
 
 class ToolStreamSplitter:
-    """Passes a streamed reply on until a tool call may begin, then holds the rest back.
+    """:class:`~langchain_hf_spaces._tools.ToolCallDetector` with this call's tools: passes a
+    streamed reply on until a tool call may begin, then holds the rest back.
 
-    :meth:`feed` returns the text that can be shown now; :meth:`finish` parses the whole reply
+    :meth:`feed` returns the text that can be shown now; :meth:`finish` parses the held part
     and returns ``(last delta, content, tool_calls, invalid_tool_calls)``: the content never
     holds the tool call's JSON, and the deltas add up to the content.
     """
 
-    __slots__ = ("emitted", "held", "text", "tools")
+    __slots__ = ("detector", "tools")
 
     def __init__(self, tools: TextTools) -> None:
         self.tools = tools
-        self.text = ""
-        self.emitted = 0
-        self.held = False
+        self.detector = ToolCallDetector()
+
+    def held(self) -> str:
+        """What was held back (for a stream that breaks: it arrived, so the caller gets it)."""
+        return self.detector.flush()
 
     def feed(self, delta: str) -> str:
-        self.text += delta
-        if self.held:
-            return ""
-        text, start = self.text, self.emitted
-        cut = len(text)
-        for trigger in _TRIGGERS:
-            found = text.find(trigger, start)
-            if found >= 0:
-                cut = min(cut, found)
-                self.held = True
-        for size in range(1, max(len(t) for t in _TRIGGERS)):
-            tail = text[max(start, len(text) - size) :]
-            if len(tail) == size and any(t.startswith(tail) for t in _TRIGGERS):
-                cut = min(cut, len(text) - size)  # could be the start of a trigger
-        out = text[start:cut]
-        self.emitted = max(start, cut)
-        return out
+        return self.detector.feed(delta)
 
     def finish(self) -> tuple[str, str, list[ToolCallDict], list[InvalidToolCallDict]]:
-        content, calls, invalid = self.tools.parse(self.text)
+        shown = "".join(self.detector.streamed)
+        held = self.detector.flush()
+        rest, calls, invalid = self.tools.parse(held)
         if not calls and not invalid:
-            content = self.text
-        shown = self.text[: self.emitted]
-        rest = content[len(shown) :] if content.startswith(shown) else ""
+            rest = held
         return rest, shown + rest, calls, invalid

@@ -242,3 +242,27 @@ def test_stream_with_tools_keeps_the_held_back_tail(scripted: Any) -> None:
     with scripted("The sum is 5.") as space:
         chat = ChatHuggingFaceSpace(space_url=space.url, protocol="tgi").bind_tools([Person])
         assert "".join(str(c.content) for c in chat.stream("Thanks!")) == "The sum is 5."
+
+
+def test_usage_metadata_only_when_both_counts_are_known() -> None:
+    """No made-up 0 for a count the Space did not report (#15.11): TGI counts only the reply."""
+    from langchain_hf_spaces._answers import SpaceAnswer
+    from langchain_hf_spaces._lc_messages import usage_metadata
+
+    def answer(prompt: int | None, reply: int | None) -> SpaceAnswer:
+        return SpaceAnswer(
+            text="x", tier="base", url="http://s", revision=None, protocol="tgi", latency=0.1,
+            attempts=1, prompt_tokens=prompt, completion_tokens=reply,
+        )  # fmt: skip
+
+    assert usage_metadata(answer(3, 2)) == {
+        "input_tokens": 3,
+        "output_tokens": 2,
+        "total_tokens": 5,
+    }
+    assert usage_metadata(answer(None, 2)) is None
+    with LocalSpace() as space:
+        chat = ChatHuggingFaceSpace(space_url=space.url, protocol="tgi", max_new_tokens=8)
+        message = chat.invoke("Hello")
+    assert message.content
+    assert message.usage_metadata is None
