@@ -121,8 +121,16 @@ def _from_user_json_schema(schema: Mapping[str, Any], name: str) -> type[BaseMod
         raise SchemaError(
             "JSON schemas need the jsonschema package.", hint="pip install jsonschema"
         ) from None
+    dialect = schema.get("$schema")
+    if dialect is not None and not isinstance(dialect, str):
+        raise SchemaError(
+            "$schema must be a string naming a JSON Schema dialect, such as "
+            '"https://json-schema.org/draft/2020-12/schema", or be left out.'
+        )
     as_given = copy.deepcopy(dict(schema))
-    validator_class = jsonschema.validators.validator_for(as_given)
+    validator_class = jsonschema.validators.validator_for(
+        as_given, default=jsonschema.Draft202012Validator
+    )
     try:
         validator_class.check_schema(as_given)
     except JSONSchemaError as exc:
@@ -136,6 +144,13 @@ def _from_user_json_schema(schema: Mapping[str, Any], name: str) -> type[BaseMod
         target = defs.get(ref.rsplit("/", 1)[-1])
         if isinstance(target, Mapping):
             top = {**target, "$defs": defs}
+    kind = top.get("type")
+    is_object = kind == "object" or (isinstance(kind, list) and "object" in kind)
+    if not is_object and not isinstance(top.get("properties"), Mapping):
+        raise SchemaError(
+            'a JSON schema for structured output must describe an object: give it "type": '
+            '"object" and its "properties" (wrap a list or a single value in a property).'
+        )
     try:
         typed = _from_json_schema(top, name, "", frozenset({ref} if isinstance(ref, str) else ()))
     except (SchemaError, TypeError):

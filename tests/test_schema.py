@@ -336,3 +336,20 @@ def test_a_very_deep_schema_is_refused_not_a_recursion_error(kind: str) -> None:
         )
     with pytest.raises(_SchemaError, match="nests deeper"):
         _to_model(deep)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$schema": 1},
+        {"$schema": ""},
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "array"},
+        {"type": "string", "$ref": "#/$defs/x", "$defs": {"x": {"type": "string"}}},
+    ],
+)
+def test_a_json_schema_that_is_not_an_object_is_refused_clearly(schema: dict[str, Any]) -> None:
+    """Found by `make fuzz`: a non-string $schema crashed inside jsonschema, and a schema of
+    something other than an object was accepted for structured output."""
+    with pytest.raises(SchemaError) as exc:
+        schema_to_model(schema)
+    assert "$schema" in exc.value.message or "describe an object" in exc.value.message
