@@ -9,7 +9,6 @@ and :meth:`_SpaceModelBase._variations_request`), so no LangChain module imports
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import logging
 import math
@@ -38,6 +37,7 @@ from typing_extensions import Self
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._inputs import render_prompt
 from langchain_hf_spaces._keys import PROMPT_KEYS
+from langchain_hf_spaces._loading import ARGUMENT_CUTOFF, closest
 from langchain_hf_spaces._params import (
     GENERATION_PARAMETERS,
     DoSample,
@@ -208,11 +208,11 @@ def move_extra(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
     values = dict(values)
     extra = dict(values.get("model_kwargs") or {})
     for name in unknown:
-        close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.8)
+        close = closest(name, names, cutoff=ARGUMENT_CUTOFF)
         if close:
             raise SpaceConfigError(
-                f"{cls.__name__} got an unknown argument {name!r}; did you mean {close[0]!r}?",
-                hint=f"Spell it {close[0]!r}, or pass model_kwargs={{{name!r}: ...}} to send "
+                f"{cls.__name__} got an unknown argument {name!r}; did you mean {close!r}?",
+                hint=f"Spell it {close!r}, or pass model_kwargs={{{name!r}: ...}} to send "
                 "it to the Space as it is.",
             )
         if name in extra:

@@ -90,9 +90,14 @@ def env_var(tier: str, field: str) -> str:
     return f"{C.ENV_PREFIX}{env_tier(tier)}_{field.upper()}"
 
 
-def closest(name: str, candidates: Iterable[str]) -> str | None:
+ARGUMENT_CUTOFF = 0.8
+"""How alike a constructor argument must be to a field to count as its misspelling (stricter
+than settings keys: an unknown argument is otherwise a parameter sent to the Space)."""
+
+
+def closest(name: str, candidates: Iterable[str], *, cutoff: float = _CUTOFF) -> str | None:
     """The candidate most like ``name`` (difflib), or ``None`` when none is close."""
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=_CUTOFF)
+    found = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=cutoff)
     return found[0] if found else None
 
 

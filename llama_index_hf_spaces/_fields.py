@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Mapping
 from typing import Any, cast
 
+from langchain_hf_spaces._loading import ARGUMENT_CUTOFF, closest
 from langchain_hf_spaces.errors import SpaceConfigError
 
 __all__ = ["extra_arguments", "limits_from_info"]
@@ -26,13 +26,13 @@ def extra_arguments(
     unknown = [key for key in kwargs if key not in fields]
     if not unknown:
         return
-    names = sorted(fields | _INIT_ARGS)
+    names = fields | _INIT_ARGS
     extra: dict[str, Any] = {}
     for key in unknown:
-        close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
+        close = closest(key, names, cutoff=ARGUMENT_CUTOFF)
         if close:
             raise SpaceConfigError(
-                f"HuggingFaceSpaceLLM got an unknown argument {key!r}; did you mean {close[0]!r}?",
+                f"HuggingFaceSpaceLLM got an unknown argument {key!r}; did you mean {close!r}?",
                 tier=tier,
                 url=url,
                 hint="To send a generation parameter the Space takes as it is, put it in "

@@ -20,6 +20,7 @@ from typing import Any
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
+from langchain_hf_spaces._structured import StructuredParseError, extract_json
 from langchain_hf_spaces._tools import (
     InvalidToolCallDict,
     ToolCallDetector,
@@ -139,15 +140,10 @@ def _plain_call(call: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
-    body = text.strip()
-    if body.startswith("```"):
-        body = body.strip("`").removeprefix("json").strip()
-    start = body.find("{")
-    if start < 0:
-        return None
+    """The JSON object in ``text`` (bare or fenced), found by the core's one extraction."""
     try:
-        data, _ = json.JSONDecoder().raw_decode(body, start)
-    except (ValueError, RecursionError):
+        data = extract_json(text)
+    except StructuredParseError:
         return None
     return data if isinstance(data, dict) else None
 
