@@ -33,6 +33,12 @@ class SpaceAnswer:
     """Tool calls of a chat answer: ``{"id", "name", "arguments"}`` dicts."""
     reasoning: str | None = None
     """What the model showed of its thinking (a Gradio app's "Thought" messages), not in text."""
+    profile: str | None = None
+    """The settings profile the answer came from (``staging``, ``production``), when one is set."""
+    variant: str | None = None
+    """The A/B variant of the tier that answered, when the tier has variants."""
+    cached: bool = False
+    """True when the answer was replayed from the response cache (no request was sent)."""
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -45,6 +51,8 @@ class SpaceAnswer:
             "latency": self.latency,
             "attempts": self.attempts,
         }
+        if self.cached:
+            data["cached"] = True
         for key in _OPTIONAL_METADATA:
             value = getattr(self, key)
             if value is not None:
@@ -63,6 +71,8 @@ _OPTIONAL_METADATA = (
     "fallback_from",
     "tool_calls",
     "reasoning",
+    "profile",
+    "variant",
 )
 
 

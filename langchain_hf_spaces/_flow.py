@@ -137,13 +137,33 @@ CallFlow = Generator[Action, Any, _T]
 class SpaceCore:
     """Everything about one Space that does no I/O: settings, protocol, headers, errors."""
 
-    __slots__ = ("_token", "clock", "config", "hub", "insecure", "protocol", "tier")
+    __slots__ = (
+        "_token",
+        "clock",
+        "config",
+        "hub",
+        "insecure",
+        "profile",
+        "protocol",
+        "tier",
+        "variant",
+    )
 
     def __init__(
-        self, config: SpaceConfig, tier: str, *, clock: Callable[[], float] = time.monotonic
+        self,
+        config: SpaceConfig,
+        tier: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        profile: str | None = None,
+        variant: str | None = None,
     ) -> None:
         self.config = config
         self.tier = tier
+        self.profile = profile
+        """The settings profile this Space belongs to (reported in answers), if any."""
+        self.variant = variant
+        """The tier's A/B variant this Space is (reported in answers), if any."""
         self.clock = clock
         self.protocol: Protocol | None = None
         if config.protocol != "auto":
@@ -429,6 +449,8 @@ class SpaceCore:
             completion_tokens=gen.completion_tokens,
             tool_calls=[dict(c) for c in gen.tool_calls] if gen.tool_calls else None,
             reasoning=gen.reasoning,
+            profile=self.profile,
+            variant=self.variant,
         )
 
     def unexpected(self, exc: Exception) -> HFSpacesError:

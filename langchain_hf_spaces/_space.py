@@ -85,6 +85,8 @@ class SpaceClient:
             they are created on first use and closed by :meth:`close` / :meth:`aclose`.
         on_wait: called with a :class:`~langchain_hf_spaces.WaitEvent` before every wait
             (a sleeping Space waking up, a rate limit, a retry's backoff), e.g. to show progress.
+        profile / variant: labels reported in every answer's metadata: the settings profile
+            and the tier's A/B variant this Space is (set by :class:`SpacesClient`).
 
     Safe to share across threads and asyncio tasks.
     """
@@ -97,9 +99,11 @@ class SpaceClient:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         on_wait: OnWait | None = None,
+        profile: str | None = None,
+        variant: str | None = None,
         _pool: HTTPPool | None = None,
     ) -> None:
-        self._core = SpaceCore(config, tier)
+        self._core = SpaceCore(config, tier, profile=profile, variant=variant)
         self._pool = _pool or HTTPPool(http_client, async_http_client)
         self.on_wait = on_wait
         self._info: dict[str, Any] | None = None
@@ -121,13 +125,21 @@ class SpaceClient:
             "config": self.config,
             "tier": self.tier,
             "on_wait": self.on_wait,
+            "profile": self.profile,
+            "variant": self.variant,
             "protocol": detected.name if detected is not None else None,
             "info": (self._info, self._info_known),
             "tokenize": self._tokenize,
         }
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
-        self.__init__(state["config"], tier=state["tier"], on_wait=state["on_wait"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["config"],
+            tier=state["tier"],
+            on_wait=state["on_wait"],
+            profile=state.get("profile"),
+            variant=state.get("variant"),
+        )
         name = state.get("protocol")
         if name is not None and self._core.protocol is None:
             self._core.protocol = self._core._make(name)
@@ -141,6 +153,16 @@ class SpaceClient:
     @property
     def tier(self) -> str:
         return self._core.tier
+
+    @property
+    def profile(self) -> str | None:
+        """The settings profile this Space belongs to, if any."""
+        return self._core.profile
+
+    @property
+    def variant(self) -> str | None:
+        """The tier's A/B variant this Space is, if any."""
+        return self._core.variant
 
     @property
     def protocol(self) -> str:
@@ -164,9 +186,15 @@ class SpaceClient:
         return f"SpaceClient(tier={self.tier!r}, url={self.config.url!r})"
 
     def with_config(self, config: SpaceConfig, *, tier: str | None = None) -> SpaceClient:
-        """A client for ``config`` that shares this one's connection pool and ``on_wait``."""
+        """A client for ``config`` that shares this one's connection pool, ``on_wait`` and
+        labels (profile, variant)."""
         return SpaceClient(
-            config, tier=self.tier if tier is None else tier, on_wait=self.on_wait, _pool=self._pool
+            config,
+            tier=self.tier if tier is None else tier,
+            on_wait=self.on_wait,
+            profile=self.profile,
+            variant=self.variant,
+            _pool=self._pool,
         )
 
     # The two drivers: everything below goes through one of them.
