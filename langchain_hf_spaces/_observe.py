@@ -1,0 +1,79 @@
+"""Watching calls: what monitoring (stats, request logs, OpenTelemetry) is told about each call.
+
+No I/O. ``SpaceClient`` tells every observer it has about each call it makes: one
+:meth:`CallObserver.start` when the call begins, then, on the :class:`CallScope` it returned,
+``on_wait`` for every wait (a retry's back-off, a rate limit, a sleeping Space waking, a queue
+position), ``on_first_chunk`` when a stream yields its first text, and exactly one ``end`` with
+the answer or the error. An answer replayed from the response cache ends with
+``answer.cached`` true. Observers must not raise: the caller's call must never fail because
+monitoring did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from langchain_hf_spaces._answers import SpaceAnswer
+    from langchain_hf_spaces._policy import WaitEvent
+
+__all__ = ["NOOP_SCOPE", "CallObserver", "CallScope", "CallStart"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallStart:
+    """What is known when a call begins (never the token)."""
+
+    operation: str
+    """``"text_completion"`` (a prompt) or ``"chat"`` (messages): ``gen_ai.operation.name``."""
+    tier: str
+    url: str
+    protocol: str
+    """The protocol configured or detected so far (``auto`` before the first probe)."""
+    model: str | None
+    """The model name when the settings give one (``model``), else the Space id, else ``None``."""
+    revision: str | None = None
+    profile: str | None = None
+    variant: str | None = None
+    stream: bool = False
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    """The generation parameters as validated (``temperature``, ``max_new_tokens``, ``seed``...)."""
+    prompt: str | None = None
+    """The full prompt (context applied) of a text call; content: report it only when opted in."""
+    messages: Sequence[Mapping[str, Any]] | None = None
+    """The messages of a chat call; content: report them only when opted in."""
+
+
+class CallScope(Protocol):
+    """One call being watched."""
+
+    def on_wait(self, event: WaitEvent) -> None: ...
+
+    def on_first_chunk(self) -> None: ...
+
+    def end(self, answer: SpaceAnswer | None, error: BaseException | None) -> None: ...
+
+
+class CallObserver(Protocol):
+    """Something that watches calls (stats, the request log, OpenTelemetry)."""
+
+    def start(self, call: CallStart) -> CallScope: ...
+
+
+class _NoopScope:
+    __slots__ = ()
+
+    def on_wait(self, event: WaitEvent) -> None:
+        return None
+
+    def on_first_chunk(self) -> None:
+        return None
+
+    def end(self, answer: SpaceAnswer | None, error: BaseException | None) -> None:
+        return None
+
+
+NOOP_SCOPE: CallScope = _NoopScope()
+"""A scope that ignores everything (an observer with nothing to record returns it)."""
