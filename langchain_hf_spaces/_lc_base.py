@@ -124,12 +124,14 @@ def _ident(value: Any) -> Any:
     return value
 
 
-def _make(cfg: SpaceConfig, tier: str, client: SpaceClient | None, changed: bool) -> Any:
+def _make(
+    cfg: SpaceConfig, tier: str, client: SpaceClient | None, changed: bool, profile: str | None
+) -> Any:
     """The client for ``cfg``: ``client`` itself, a client on its pool, or a new one (the
-    pool is passed in by :class:`_Shared`)."""
+    pool is passed in by :class:`_Shared`), labelled with the settings' ``profile``."""
     if client is not None:
         return client.with_config(cfg, tier=tier) if changed else client
-    return lambda pool: SpaceClient(cfg, tier=tier, _pool=pool)
+    return lambda pool: SpaceClient(cfg, tier=tier, profile=profile, _pool=pool)
 
 
 class _Shared:
@@ -349,6 +351,7 @@ class _SpaceModelBase(BaseModel):
         client = self.client
         tier: str | None = given["tier"]
         cfg: SpaceConfig
+        profile: str | None = None  # the settings profile the answers are labelled with
         derived: dict[str, Any] = {}
         if client is not None:
             if tier is not None and tier != client.tier:
@@ -373,6 +376,7 @@ class _SpaceModelBase(BaseModel):
                 cfg = client.config
             else:
                 cfg = settings.space(tier)
+                profile = settings.profile
         elif self.space is not None:
             cfg = self.space
         else:
@@ -406,7 +410,9 @@ class _SpaceModelBase(BaseModel):
             *(_ident(getattr(self, name)) for name in _OTHER_KEY_FIELDS),
         )
         keep = tuple(getattr(self, n) for n in _OTHER_KEY_FIELDS)  # alive while cached by id
-        made = shared.client(cache_key, keep, lambda: _make(cfg, tier, client, bool(overrides)))
+        made = shared.client(
+            cache_key, keep, lambda: _make(cfg, tier, client, bool(overrides), profile)
+        )
         public = {
             "tier": tier,
             "space_url": cfg.url,

@@ -44,11 +44,18 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_ENV = C.ENV_PREFIX + "CONFIG"
 """The variable naming the settings file."""
 
-OTHER_ENV: frozenset[str] = frozenset({CONFIG_ENV})
+PROFILE_ENV = C.ENV_PREFIX + "PROFILE"
+"""The variable naming the settings profile to use (``staging``, ``production``)."""
+
+OTHER_ENV: frozenset[str] = frozenset({CONFIG_ENV, PROFILE_ENV})
 """``HF_SPACES_*`` variables the package reads for something other than a setting."""
 
-FILE_ONLY_SETTINGS: frozenset[str] = frozenset({"version", "tiers"})
-"""Top-level settings that have no environment variable."""
+FILE_ONLY_SETTINGS: frozenset[str] = frozenset({"version", "tiers", "profiles", "profile"})
+"""Top-level settings that have no environment variable of their own (the profile in use is
+chosen with :data:`PROFILE_ENV`, read before the other variables)."""
+
+PROFILE_KEYS: tuple[str, ...] = ("enabled", "default_tier", "tiers")
+"""What a ``[profiles.<name>]`` table may set: the top-level settings it overrides."""
 
 TIER_RE = re.compile(C.TIER_NAME_PATTERN)
 _CUTOFF = 0.6
@@ -172,7 +179,7 @@ def migrate_settings_dict(data: dict[str, Any]) -> tuple[dict[str, Any], list[st
     if version == 0:
         tiers = dict(out.pop("tiers", {}) or {})
         for key in list(out):
-            if isinstance(out[key], dict) and key not in ("tiers",):
+            if isinstance(out[key], dict) and key not in ("tiers", "profiles"):
                 tiers[key] = out.pop(key)
                 changes.append(f"moved [{key}] to [tiers.{key}]")
         out["tiers"] = tiers
@@ -182,27 +189,77 @@ def migrate_settings_dict(data: dict[str, Any]) -> tuple[dict[str, Any], list[st
 
 
 def check_file_keys(data: Mapping[str, Any], schema: Schema, path: Path) -> None:
-    """Refuse a key that is not a setting, at the top level or in a tier table."""
+    """Refuse a key that is not a setting, at the top level, in a tier table or in a profile."""
     where = f"settings file {str(path)!r}"
+    top = [name for name in schema.top if name != "profile"]
     for key in data:
-        if key not in schema.top:
-            raise _unknown_key(where, key, "at the top level", schema.top, "a top-level setting")
-    tiers = data.get("tiers", {})
+        if key == "profile":
+            raise SpaceConfigError(
+                f"{where}: `profile` is not a setting of the file: a profile is chosen when the "
+                "settings are loaded.",
+                hint=f"Define [profiles.<name>] tables in the file and choose one with "
+                f"{PROFILE_ENV}=<name>, `--profile <name>` or SpacesSettings.load(profile=...).",
+            )
+        if key not in top:
+            raise _unknown_key(where, key, "at the top level", top, "a top-level setting")
+    _check_tier_tables(where, data.get("tiers", {}), schema, "tiers")
+    profiles = data.get("profiles", {})
+    if not isinstance(profiles, Mapping):
+        raise SpaceConfigError(
+            f"{where}: `profiles` must be a table of profiles, not {type(profiles).__name__}.",
+            hint="Write each profile as a [profiles.<name>] table, e.g. "
+            "[profiles.staging.tiers.base] with url = ...",
+        )
+    for name, table in profiles.items():
+        place = f"[profiles.{name}]"
+        if not isinstance(table, Mapping):
+            raise SpaceConfigError(
+                f"{where}: profile {name!r} must be a table, not {type(table).__name__}.",
+                hint=f"Write it as a {place} table (default_tier, enabled, tiers).",
+            )
+        for key in table:
+            if key not in PROFILE_KEYS:
+                raise _unknown_key(where, key, f"in {place}", PROFILE_KEYS, "a profile setting")
+        _check_tier_tables(where, table.get("tiers", {}), schema, f"profiles.{name}.tiers")
+
+
+def _check_tier_tables(where: str, tiers: Any, schema: Schema, prefix: str) -> None:
     if not isinstance(tiers, Mapping):
         raise SpaceConfigError(
-            f"{where}: `tiers` must be a table of tiers, not {type(tiers).__name__}.",
-            hint="Write each tier as a [tiers.<name>] table.",
+            f"{where}: `{prefix}` must be a table of tiers, not {type(tiers).__name__}.",
+            hint=f"Write each tier as a [{prefix}.<name>] table.",
         )
     for name, table in tiers.items():
         if not isinstance(table, Mapping):
             raise SpaceConfigError(
                 f"{where}: tier {name!r} must be a table of settings, not {type(table).__name__}.",
                 tier=str(name),
-                hint=f"Write it as a [tiers.{name}] table with url = ...",
+                hint=f"Write it as a [{prefix}.{name}] table with url = ...",
             )
         for key in table:
             if key not in schema.space:
-                raise _unknown_key(where, key, f"in [tiers.{name}]", schema.space, "a Space field")
+                place = f"in [{prefix}.{name}]"
+                raise _unknown_key(where, key, place, schema.space, "a Space field")
+
+
+def profile_from_env(env: Mapping[str, str]) -> str | None:
+    """The profile :data:`PROFILE_ENV` names (``None`` when unset or empty)."""
+    return env.get(PROFILE_ENV, "").strip() or None
+
+
+def stores_tokens(data: Mapping[str, Any]) -> bool:
+    """Whether a settings dict stores a token, in a tier or in a profile's tier."""
+
+    def in_tiers(tiers: Any) -> bool:
+        return isinstance(tiers, Mapping) and any(
+            isinstance(t, Mapping) and bool(t.get("token")) for t in tiers.values()
+        )
+
+    profiles = data.get("profiles")
+    return in_tiers(data.get("tiers")) or (
+        isinstance(profiles, Mapping)
+        and any(isinstance(p, Mapping) and in_tiers(p.get("tiers")) for p in profiles.values())
+    )
 
 
 def _unknown_key(

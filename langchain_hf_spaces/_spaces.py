@@ -61,7 +61,9 @@ class SpacesClient:
         self._on_wait = on_wait
         self._pool = HTTPPool(http_client, async_http_client)
         self._spaces: dict[str, SpaceClient] = {
-            name: SpaceClient(cfg, tier=name, on_wait=on_wait, _pool=self._pool)
+            name: SpaceClient(
+                cfg, tier=name, on_wait=on_wait, profile=self.settings.profile, _pool=self._pool
+            )
             for name, cfg in self.settings.tiers.items()
         }
 
@@ -101,7 +103,14 @@ class SpacesClient:
         if client is None:
             cfg = self.settings.space(name)  # raises the SpaceConfigError naming the tier
             client = self._spaces.setdefault(
-                name, SpaceClient(cfg, tier=name, on_wait=self._on_wait, _pool=self._pool)
+                name,
+                SpaceClient(
+                    cfg,
+                    tier=name,
+                    on_wait=self._on_wait,
+                    profile=self.settings.profile,
+                    _pool=self._pool,
+                ),
             )
         return client
 

@@ -99,10 +99,7 @@ _WARNED_FILES: set[str] = set()
 
 def _warn_if_readable(path: Path, data: Mapping[str, Any]) -> None:
     """Warn once per file when it stores a token and its mode lets others read it."""
-    tiers = data.get("tiers")
-    holds = isinstance(tiers, Mapping) and any(
-        isinstance(t, Mapping) and t.get("token") for t in tiers.values()
-    )
+    holds = _loading.stores_tokens(data)
     if not holds or str(path) in _WARNED_FILES:
         return
     try:
@@ -567,9 +564,17 @@ class SpacesSettings(BaseModel):
         tiers: tier name -> :class:`SpaceConfig`; the guide's tiers are ``base``, ``company``,
             ``abstraction`` and ``user``; other names matching ``[a-z][a-z0-9_-]*`` are allowed.
 
+        profiles: named overrides of these settings (``staging``, ``production``): profile
+            name -> a table of ``enabled``, ``default_tier`` and ``tiers``, whose tier tables
+            override single fields of the tier of the same name (or add a tier). In the file:
+            ``[profiles.staging.tiers.base]``.
+        profile: the profile in effect, ``None`` when none. Given here, it is applied to the
+            settings given with it; :meth:`load` takes ``profile=`` or ``HF_SPACES_PROFILE``.
+
     :meth:`load` reads ``hf-spaces.toml`` and the environment; a key or an ``HF_SPACES_*``
     variable that is not a setting is a :class:`~langchain_hf_spaces.SpaceConfigError` naming
-    the closest valid name.
+    the closest valid name. The layers, lowest first: defaults < the file < the profile < the
+    environment < code.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
@@ -578,15 +583,30 @@ class SpacesSettings(BaseModel):
     enabled: bool = True
     default_tier: str = C.DEFAULT_TIER
     tiers: dict[str, SpaceConfig] = Field(default_factory=dict)
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    profile: str | None = None
+
+    _base: dict[str, Any] | None = PrivateAttr(default=None)
+    """The settings the profile was applied to (what :meth:`to_toml_dict` writes)."""
 
     def __init__(self, **data: Any) -> None:
+        profiles = data.get("profiles")
+        if profiles is not None:
+            data["profiles"] = _check_profiles(profiles)
+        name = data.get("profile")
+        base: dict[str, Any] | None = None
+        if name is not None:
+            base = {k: v for k, v in data.items() if k != "profile"}
+            data = {**_apply_profile(base, name), "profile": name}
         tiers = data.get("tiers")
         if isinstance(tiers, Mapping):
-            data["tiers"] = _coerce_tiers(tiers)
+            data["tiers"] = _in_profile(name, _coerce_tiers, tiers)
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _config_error(exc, "SpacesSettings", type(self).model_fields) from None
+            error = _config_error(exc, "SpacesSettings", type(self).model_fields)
+            raise _named(name, error) from None
+        self._base = base
 
     @field_validator("default_tier")
     @classmethod
@@ -603,6 +623,12 @@ class SpacesSettings(BaseModel):
                 f"({C.CONFIG_FILE_VERSION}); upgrade langchain-hf-spaces"
             )
         if self.enabled:
+            if not self.tiers and self.profiles and self.profile is None:
+                raise ValueError(
+                    "Spaces are enabled but no tier is configured outside the profiles "
+                    f"({', '.join(sorted(self.profiles))}): choose one with "
+                    f"{_loading.PROFILE_ENV}=<name> or `--profile <name>`"
+                )
             if not self.tiers:
                 raise ValueError(
                     "Spaces are enabled but no tier is configured: set HF_SPACES_BASE_URL, "
@@ -635,37 +661,81 @@ class SpacesSettings(BaseModel):
         path: str | os.PathLike[str] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
+        profile: str | None = None,
     ) -> SpacesSettings:
-        """Load settings from the TOML file (if any) with the environment on top.
+        """Load settings from the TOML file (if any), a profile and the environment on top.
 
         The file is ``path``, else ``$HF_SPACES_CONFIG``, else ``./hf-spaces.toml`` when it
         exists, else the user's ``~/.config/hf-spaces/hf-spaces.toml`` (``$XDG_CONFIG_HOME``
-        honoured; ``%APPDATA%`` on Windows) when it exists. Environment variables
-        (``HF_SPACES_ENABLED``, ``HF_SPACES_DEFAULT_TIER``, and ``HF_SPACES_<TIER>_<FIELD>`` for
-        every :class:`SpaceConfig` field) override the file field by field.
+        honoured; ``%APPDATA%`` on Windows) when it exists. The profile ``profile`` (else
+        ``$HF_SPACES_PROFILE``; none when both are unset) overrides the file's settings with
+        its ``[profiles.<name>]`` table. Environment variables (``HF_SPACES_ENABLED``,
+        ``HF_SPACES_DEFAULT_TIER``, and ``HF_SPACES_<TIER>_<FIELD>`` for every
+        :class:`SpaceConfig` field) then override both, field by field.
 
         Raises:
             SpaceConfigError: the file cannot be read or holds a key that is not a setting, an
                 ``HF_SPACES_*`` variable is not a setting (both name the closest valid name),
-                or a value is invalid.
+                the profile is not defined (naming the defined ones), or a value is invalid.
         """
         env = os.environ if environ is None else environ
         data: dict[str, Any] = {}
         file = _loading.find_settings_file(path, env)
         if file is not None:
             data = cls._read_file(file)
-        return cls(**_loading.apply_environment(data, env, _schema()))
+        from_env = profile is None
+        if from_env:
+            profile = _loading.profile_from_env(env)
+        return cls._layered(data, env, profile, from_env)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SpacesSettings:
-        """Settings from ``HF_SPACES_*`` environment variables only."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, profile: str | None = None
+    ) -> SpacesSettings:
+        """Settings from ``HF_SPACES_*`` environment variables only (a profile, from
+        ``profile=`` or ``HF_SPACES_PROFILE``, can only be one given in code: none is)."""
         env = os.environ if environ is None else environ
-        return cls(**_loading.apply_environment({}, env, _schema()))
+        from_env = profile is None
+        if from_env:
+            profile = _loading.profile_from_env(env)
+        return cls._layered({}, env, profile, from_env)
+
+    @classmethod
+    def _layered(
+        cls, data: dict[str, Any], env: Mapping[str, str], profile: str | None, from_env: bool
+    ) -> SpacesSettings:
+        """``data`` (the file), the profile on it, the environment on top of both."""
+        if profile is None:
+            return cls(**_loading.apply_environment(data, env, _schema()))
+        profiles = _check_profiles(data.get("profiles") or {})
+        merged = _apply_profile({**data, "profiles": profiles}, profile, from_env=from_env)
+        effective = _in_profile(profile, _loading.apply_environment, merged, env, _schema())
+        settings: SpacesSettings = _in_profile(profile, cls, **effective)
+        out = settings.model_copy(update={"profile": profile})
+        out._base = data
+        return out
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str]) -> SpacesSettings:
         """Settings from a TOML file only."""
         return cls(**cls._read_file(Path(path)))
+
+    def with_profile(self, profile: str | None) -> SpacesSettings:
+        """These settings with ``profile`` applied instead of the one in effect (``None``:
+        the settings without a profile). Environment variables are not read again."""
+        base = dict(self._base) if self._base is not None else self._fields()
+        if profile is None:
+            return SpacesSettings(**base)
+        return SpacesSettings(**base, profile=profile)
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "enabled": self.enabled,
+            "default_tier": self.default_tier,
+            "tiers": dict(self.tiers),
+            "profiles": dict(self.profiles),
+        }
 
     @staticmethod
     def _read_file(path: Path) -> dict[str, Any]:
@@ -675,25 +745,191 @@ class SpacesSettings(BaseModel):
         return data
 
     def to_toml_dict(self, *, include_tokens: bool = False) -> dict[str, Any]:
-        """A dict in the TOML file format (tokens left out unless asked for)."""
-        tiers: dict[str, Any] = {}
-        for name, cfg in self.tiers.items():
-            entry: dict[str, Any] = {"url": cfg.url, "endpoint": cfg.endpoint}
-            entry["protocol"] = cfg.protocol
-            for field, info in SpaceConfig.model_fields.items():
-                value = getattr(cfg, field)
-                if field in entry or field in _SECRET_FIELDS or value in (None, info.default):
-                    continue
-                entry[field] = value
-            if include_tokens and cfg.token is not None:
-                entry["token"] = cfg.token.get_secret_value()
-            tiers[name] = entry
-        return {
-            "version": self.version,
-            "enabled": self.enabled,
-            "default_tier": self.default_tier,
-            "tiers": tiers,
-        }
+        """A dict in the TOML file format (tokens left out unless asked for), profiles included.
+
+        With a profile in effect, the settings the profile was applied to are written (not
+        the profile's values as the top-level ones) and the profile's name is not: it is
+        chosen when loading."""
+        base = self._base
+        if self.profile is not None and base is not None:
+            out: dict[str, Any] = {"version": base.get("version", self.version)}
+            out.update({k: base[k] for k in ("enabled", "default_tier") if k in base})
+            tables = base.get("tiers") or {}
+            out["tiers"] = {n: _tier_table(t, include_tokens) for n, t in tables.items()}
+        else:
+            out = {
+                "version": self.version,
+                "enabled": self.enabled,
+                "default_tier": self.default_tier,
+                "tiers": {n: _tier_table(c, include_tokens) for n, c in self.tiers.items()},
+            }
+        if self.profiles:
+            out["profiles"] = {
+                name: _profile_table(table, include_tokens) for name, table in self.profiles.items()
+            }
+        return out
+
+
+def _tier_table(cfg: SpaceConfig | Mapping[str, Any], include_tokens: bool) -> dict[str, Any]:
+    """A tier (a :class:`SpaceConfig`, or a table as written) as a TOML table; tokens left out
+    unless asked for (a token provider is never written)."""
+    if isinstance(cfg, Mapping):
+        entry = {k: v for k, v in cfg.items() if k not in _SECRET_FIELDS and v is not None}
+        token = cfg.get("token")
+        if isinstance(token, SecretStr):
+            token = token.get_secret_value()
+        if include_tokens and isinstance(token, str) and token:
+            entry["token"] = token
+        return entry
+    entry = {"url": cfg.url, "endpoint": cfg.endpoint, "protocol": cfg.protocol}
+    for field, info in SpaceConfig.model_fields.items():
+        value = getattr(cfg, field)
+        if field in entry or field in _SECRET_FIELDS or value in (None, info.default):
+            continue
+        entry[field] = value
+    if include_tokens and cfg.token is not None:
+        entry["token"] = cfg.token.get_secret_value()
+    return entry
+
+
+def _profile_table(table: Mapping[str, Any], include_tokens: bool) -> dict[str, Any]:
+    out = {k: v for k, v in table.items() if k != "tiers"}
+    tiers = table.get("tiers")
+    if tiers:
+        out["tiers"] = {n: _tier_table(t, include_tokens) for n, t in tiers.items()}
+    return out
+
+
+# ---------------------------------------------------------------------------------- profiles
+_PLACEHOLDER_URL = "http://127.0.0.1"
+"""What a profile's tier table is checked with when it does not set the url itself."""
+
+
+def _check_profiles(value: Any) -> dict[str, dict[str, Any]]:
+    """Profiles as given, checked: names, keys, and each tier table's values (by the same
+    validators as a tier's, so a typo in a profile not in use is found too)."""
+    if not isinstance(value, Mapping):
+        raise SpaceConfigError(
+            f"profiles must be a table of profiles (name -> settings), not {type(value).__name__}.",
+            hint="e.g. profiles={'staging': {'tiers': {'base': {'url': 'acme/base-staging'}}}}",
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in value.items():
+        if not is_tier_name(name):
+            raise SpaceConfigError(
+                f"profile name {name!r} is invalid: use [a-z][a-z0-9_-]*, e.g. staging.",
+                hint="A profile is named on the command line and in HF_SPACES_PROFILE.",
+            )
+        if not isinstance(table, Mapping):
+            raise SpaceConfigError(
+                f"profile {name!r} must be a table of settings, not {type(table).__name__}.",
+                hint=f"Write it as a [profiles.{name}] table (default_tier, enabled, tiers).",
+            )
+        for key in table:
+            if key not in _loading.PROFILE_KEYS:
+                guess = closest(str(key), _loading.PROFILE_KEYS)
+                raise SpaceConfigError(
+                    f"profile {name!r}: unknown key {key!r}"
+                    + (f" (did you mean {guess!r}?)." if guess else "."),
+                    hint=f"A profile sets {', '.join(_loading.PROFILE_KEYS)}.",
+                )
+        entry = dict(table)
+        if "enabled" in entry and not isinstance(entry["enabled"], bool):
+            entry["enabled"] = _in_profile(
+                name, _loading.parse_bool, str(entry["enabled"]), "enabled"
+            )
+        tier = entry.get("default_tier")
+        if "default_tier" in entry and not is_tier_name(tier):
+            raise SpaceConfigError(
+                f"profile {name!r}: default_tier={_shown(str(tier))}: must be a tier name such as "
+                "base, company, abstraction or user."
+            )
+        tiers = entry.get("tiers", {})
+        if not isinstance(tiers, Mapping):
+            raise SpaceConfigError(
+                f"profile {name!r}: tiers must be a table of tiers, not {type(tiers).__name__}.",
+                hint=f"Write each as a [profiles.{name}.tiers.<tier>] table.",
+            )
+        checked: dict[str, Any] = {}
+        for tier_name, fields in tiers.items():
+            if isinstance(fields, SpaceConfig):
+                checked[tier_name] = fields
+                continue
+            if not isinstance(fields, Mapping):
+                raise SpaceConfigError(
+                    f"profile {name!r}: tier {tier_name!r} must be a SpaceConfig or a table of "
+                    f"settings, not {type(fields).__name__}.",
+                    tier=str(tier_name),
+                )
+            sample = {"url": _PLACEHOLDER_URL, **fields}
+            _in_profile(name, _coerce_tiers, {tier_name: sample})
+            checked[tier_name] = dict(fields)
+        if "tiers" in entry:
+            entry["tiers"] = checked
+        out[name] = entry
+    return out
+
+
+def _apply_profile(data: Mapping[str, Any], name: str, *, from_env: bool = False) -> dict[str, Any]:
+    """``data`` (settings as given) with profile ``name`` of its ``profiles`` on top: the
+    profile's top-level keys replace, its tier tables override single fields of a tier (a
+    :class:`SpaceConfig` in a profile replaces the tier). A url changed without a space_id
+    drops the base tier's space_id: the new url names its own Space."""
+    profiles: Mapping[str, Any] = data.get("profiles") or {}
+    origin = f"{_loading.PROFILE_ENV}={name!r}: " if from_env else ""
+    if not isinstance(name, str) or not name.strip():
+        raise SpaceConfigError(
+            f"the profile must be a non-empty name, not {name!r}.",
+            hint="Name a [profiles.<name>] table of the settings, or pass profile=None.",
+        )
+    if name not in profiles:
+        guess = closest(name, profiles)
+        known = ", ".join(sorted(profiles))
+        raise SpaceConfigError(
+            f"{origin}profile {name!r} is not defined"
+            + (f" (did you mean {guess!r}?)" if guess else "")
+            + (f"; the profiles: {known}." if known else "; the settings define no profile."),
+            hint=f"Add a [profiles.{name}] table to {C.CONFIG_FILE_NAME}, or choose a defined "
+            f"profile (--profile, {_loading.PROFILE_ENV}).",
+        )
+    table = profiles[name]
+    out = dict(data)
+    for key in ("enabled", "default_tier"):
+        if key in table:
+            out[key] = table[key]
+    tiers: dict[str, Any] = dict(out.get("tiers") or {})
+    for tier, fields in (table.get("tiers") or {}).items():
+        current = tiers.get(tier)
+        if isinstance(fields, SpaceConfig) or current is None:
+            tiers[tier] = fields
+        elif isinstance(current, SpaceConfig):
+            tiers[tier] = _in_profile(name, current.updated, **fields)
+        else:
+            merged = {**current, **fields}
+            if "url" in fields and "space_id" not in fields:
+                merged.pop("space_id", None)
+            tiers[tier] = merged
+    out["tiers"] = tiers
+    return out
+
+
+def _named(profile: str | None, exc: SpaceConfigError) -> SpaceConfigError:
+    """``exc`` saying which profile it happened with."""
+    if profile is None or f"profile {profile!r}" in exc.message:
+        return exc
+    return SpaceConfigError(
+        f"with profile {profile!r}: {exc.message}",
+        tier=exc.tier,
+        url=exc.url,
+        hint=exc.hint or None,
+    )
+
+
+def _in_profile(profile: str | None, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except SpaceConfigError as exc:
+        raise _named(profile, exc) from None
 
 
 def _coerce_tiers(value: Mapping[Any, Any]) -> dict[str, SpaceConfig]:

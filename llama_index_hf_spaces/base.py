@@ -208,6 +208,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     _client: SpaceClient | None = PrivateAttr(default=None)
     _on_wait: Any = PrivateAttr(default=None)
+    _profile: str | None = PrivateAttr(default=None)
     _space_limits: tuple[int | None, int | None] | None = PrivateAttr(default=None)
     _markers: tuple[str, ...] = PrivateAttr(default=())
     _metadata_cache: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
@@ -225,6 +226,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     ) -> None:
         enabled = bool(kwargs.pop("enabled", True))
         model = kwargs.pop("model", None)
+        profile: str | None = None
         if "max_tokens" in kwargs:  # LlamaIndex's (and OpenAI's) name for it
             kwargs.setdefault("max_new_tokens", kwargs.pop("max_tokens"))
         sources = (("settings", settings), ("space", space), ("client", client))
@@ -244,6 +246,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             tier = settings.default_tier if tier is None else tier
             enabled = settings.enabled
             config = settings.space(tier) if enabled else settings.tiers.get(tier)
+            profile = settings.profile
         extra_arguments(
             kwargs, set(type(self).model_fields), tier=tier, url=config.url if config else None
         )
@@ -272,6 +275,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             template = chat_template(self.chat_template, end_of_turn=self.end_of_turn)
             self.messages_to_prompt = TemplatePrompt(template)
             self._markers = template.end_of_turn
+        self._profile = client.profile if client is not None else profile
         if client is not None:
             self._client = client
             self._on_wait = client.on_wait
@@ -279,6 +283,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             self._client = SpaceClient(
                 config,
                 tier=self.tier,
+                profile=profile,
                 http_client=http_client,
                 async_http_client=async_http_client,
             )
@@ -306,6 +311,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             "__pydantic_extra__": self.__pydantic_extra__,
             "__pydantic_private__": {
                 "_on_wait": self._on_wait,
+                "_profile": self._profile,
                 "_space_limits": self._space_limits,
                 "_markers": self._markers,
             },
@@ -393,7 +399,9 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             with _CLIENT_LOCK:
                 client = self._client
                 if client is None:
-                    client = SpaceClient(self.space, tier=self.tier, on_wait=self._on_wait)
+                    client = SpaceClient(
+                        self.space, tier=self.tier, on_wait=self._on_wait, profile=self._profile
+                    )
                     self._client = client
         if client is None or not self.enabled:
             raise SpacesDisabledError(

@@ -74,6 +74,7 @@ class TierResult:
     tier: str
     url: str
     checks: list[Check] = field(default_factory=list)
+    profile: str | None = None
     protocol: str | None = None
     latency: float | None = None
     error: str | None = None
@@ -256,9 +257,13 @@ def _network_checks(cfg: SpaceConfig) -> tuple[list[Check], bool]:
 
 
 def _doctor_tier(
-    tier: str, cfg: SpaceConfig, wake_timeout: float | None, progress: WaitProgress
+    tier: str,
+    cfg: SpaceConfig,
+    wake_timeout: float | None,
+    progress: WaitProgress,
+    profile: str | None = None,
 ) -> TierResult:
-    result = TierResult(tier=tier, url=cfg.url)
+    result = TierResult(tier=tier, url=cfg.url, profile=profile)
     checks, reachable = _network_checks(cfg)
     result.checks.extend(checks)
     source, has_token = _token_source(cfg)
@@ -270,7 +275,7 @@ def _doctor_tier(
         result.error = failed.detail
         result.hint = failed.hint
         return result
-    with SpaceClient(cfg, tier=tier, on_wait=progress) as client:
+    with SpaceClient(cfg, tier=tier, on_wait=progress, profile=profile) as client:
         result.checks.append(_hub_check(client))
         try:
             report = client.test_connection(wake_timeout=wake_timeout)
@@ -394,7 +399,9 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
         checks.append(Check("settings", "skip", "not loaded: the settings file has a problem"))
         return checks, None
     try:
-        settings = SpacesSettings.load(path if path.exists() else None)
+        settings = SpacesSettings.load(
+            path if path.exists() else None, profile=getattr(args, "profile", None)
+        )
     except SpaceConfigError as exc:
         checks.append(Check("settings", "fail", error_line(exc), exc.hint or None))
         return checks, None
@@ -405,6 +412,14 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
             f"tier(s) {', '.join(settings.tiers) or 'none'}; default tier {settings.default_tier}",
         )
     )
+    if settings.profiles or settings.profile is not None:
+        defined = ", ".join(sorted(settings.profiles))
+        chosen = (
+            f"profile {settings.profile}"
+            if settings.profile is not None
+            else f"no profile (none chosen: --profile or {C.ENV_PREFIX}PROFILE)"
+        )
+        checks.append(Check("profile", "ok", f"{chosen}; defined: {defined}"))
     if settings.enabled:
         checks.append(Check("enabled", "ok", "enabled = true"))
     else:
@@ -420,6 +435,10 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
 
 
 _MARKS = {"ok": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
+
+
+def _of_profile(profile: str | None) -> str:
+    return f" (profile {profile})" if profile is not None else ""
 
 
 def _print_checks(console: Console, checks: Sequence[Check]) -> None:
@@ -447,9 +466,9 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
             for name in names:
                 cfg = settings.tiers[name]
                 if not args.json:
-                    console.print(f"\nTier {name}")
+                    console.print(f"\nTier {name}{_of_profile(settings.profile)}")
                     console.out.flush()
-                result = _doctor_tier(name, cfg, args.wake_timeout, progress)
+                result = _doctor_tier(name, cfg, args.wake_timeout, progress, settings.profile)
                 results.append(result)
                 if not args.json:
                     _print_checks(console, result.checks)
@@ -462,10 +481,12 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         payload = {
             "ok": ok,
+            "profile": settings.profile if settings is not None else getattr(args, "profile", None),
             "checks": [asdict(c) for c in checks],
             "tiers": [
                 {
                     "tier": r.tier,
+                    "profile": r.profile,
                     "url": r.url,
                     "ok": r.ok,
                     "protocol": r.protocol,
@@ -480,7 +501,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
         }
         console.print(json.dumps(payload, indent=2))
         return EXIT_OK if ok else EXIT_FAILED
-    console.print("\nSummary")
+    console.print(f"\nSummary{_of_profile(settings.profile if settings else None)}")
     for r in results:
         console.print(printable("  " + r.summary()))
         if not r.ok and r.hint:

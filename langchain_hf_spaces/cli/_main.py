@@ -10,6 +10,7 @@ import traceback
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces.cli._batch import cmd_batch
+from langchain_hf_spaces.cli._compare import cmd_compare
 from langchain_hf_spaces.cli._console import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -49,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         default=argparse.SUPPRESS,
         help=f"settings file (default: $HF_SPACES_CONFIG, else ./{C.CONFIG_FILE_NAME})",
+    )
+    common.add_argument(
+        "--profile",
+        metavar="NAME",
+        action="append",
+        default=argparse.SUPPRESS,
+        help="the settings profile to use ([profiles.NAME] of the settings file; default "
+        "$HF_SPACES_PROFILE, else none); `compare` takes it twice or more",
     )
     common.add_argument(
         "--debug",
@@ -147,6 +156,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser(
+        "compare",
+        parents=[common],
+        help="answer the prompts of FILE with two or more profiles, side by side",
+        description="Answer every non-empty line of FILE (one prompt per line, as for `batch`) "
+        "with each --profile in turn (concurrently within a profile, at most --concurrency "
+        "at a time) and print the answers and latencies side by side, then each profile's "
+        "median and p95 latency and error count. Exit code 1 if any call failed.",
+    )
+    p.add_argument("file", metavar="FILE")
+    add_generation_options(p)
+    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="default 4")
+    p.add_argument("--json", action="store_true", help="machine-readable results on stdout")
+    p.add_argument("--width", type=int, metavar="N", help="table width (default: the terminal's)")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
         "ui",
         parents=[common],
         help=f"the settings page: edit and test {C.CONFIG_FILE_NAME} in your browser",
@@ -166,6 +191,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_NO_PROFILE = {
+    "init": "`init` writes the base settings; add [profiles.<name>] tables to the file by hand "
+    "(see docs/configuration.md).",
+    "ui": "the settings page edits the base settings; the file's profiles are kept as they are.",
+}
+"""Commands that take no ``--profile``, and why."""
+
+
+def _choose_profiles(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """``args.profiles``: every ``--profile`` given; ``args.profile``: the one a command uses
+    (``None``: ``$HF_SPACES_PROFILE`` decides). Only ``compare`` takes several."""
+    profiles = list(getattr(args, "profile", None) or [])
+    words = sys.argv[1:] if argv is None else argv
+    given = sum(1 for w in words if w == "--profile" or w.startswith("--profile="))
+    if given > len(profiles):  # argparse keeps the command's own over those before it
+        raise UsageError(
+            "--profile was given both before and after the command.",
+            hint=f"Give every --profile after the command: {PROG} {args.command} --profile ...",
+        )
+    if profiles and args.command in _NO_PROFILE:
+        raise UsageError(f"{args.command} takes no --profile.", hint=_NO_PROFILE[args.command])
+    if len(profiles) > 1 and args.command != "compare":
+        raise UsageError(
+            f"--profile is given {len(profiles)} times; {args.command} uses one profile.",
+            hint=f"To run prompts with several profiles: {PROG} compare --profile A --profile B "
+            "FILE.",
+        )
+    args.profiles = profiles
+    args.profile = profiles[0] if profiles else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``hf-spaces`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
@@ -181,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = bool(args.debug)
     handlers = setup_logging(debug, console)
     try:
+        _choose_profiles(args, argv)
         code: int = args.func(args, console)
         return code
     except UsageError as exc:

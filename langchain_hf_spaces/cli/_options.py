@@ -48,9 +48,11 @@ def config_path(args: argparse.Namespace) -> Path:
     return Path.cwd() / C.CONFIG_FILE_NAME
 
 
-def load_settings(args: argparse.Namespace) -> SpacesSettings:
-    """The settings, from ``--config`` (or where :meth:`SpacesSettings.load` looks) and the env."""
-    return SpacesSettings.load(args.config or None)
+def load_settings(args: argparse.Namespace, profile: str | None = None) -> SpacesSettings:
+    """The settings, from ``--config`` (or where :meth:`SpacesSettings.load` looks), the
+    profile (``profile``, else ``--profile``, else ``$HF_SPACES_PROFILE``) and the env."""
+    chosen = profile if profile is not None else getattr(args, "profile", None)
+    return SpacesSettings.load(args.config or None, profile=chosen)
 
 
 def _field_type(name: str) -> tuple[Any, str | None]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import tomli_w
 
+from langchain_hf_spaces._loading import stores_tokens
 from langchain_hf_spaces.cli._console import UsageError
 
 if sys.version_info >= (3, 11):
@@ -85,11 +86,8 @@ def write_settings(path: Path, text: str, *, secret: bool) -> None:
 
 
 def has_tokens(data: Mapping[str, Any]) -> bool:
-    """Whether a settings dict stores a token for any tier."""
-    tiers = data.get("tiers")
-    if not isinstance(tiers, Mapping):
-        return False
-    return any(isinstance(t, Mapping) and t.get("token") for t in tiers.values())
+    """Whether a settings dict stores a token for any tier (a profile's tiers included)."""
+    return stores_tokens(data)
 
 
 def read_raw(path: Path) -> dict[str, Any]:
