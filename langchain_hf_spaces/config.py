@@ -863,7 +863,10 @@ def _check_profiles(value: Any) -> dict[str, dict[str, Any]]:
                 )
             sample = {"url": _PLACEHOLDER_URL, **fields}
             _in_profile(name, _coerce_tiers, {tier_name: sample})
-            checked[tier_name] = dict(fields)
+            table = dict(fields)
+            if isinstance(table.get("token"), str):  # kept out of reprs, as a tier's token
+                table["token"] = SecretStr(table["token"])
+            checked[tier_name] = table
         if "tiers" in entry:
             entry["tiers"] = checked
         out[name] = entry

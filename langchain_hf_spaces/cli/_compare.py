@@ -227,16 +227,20 @@ def render_table(
     gap = "  "
     columns = 1 + len(profiles)  # the prompt, then one answer a profile
     fixed = number + len(profiles) * (len(gap) + latency) + columns * len(gap)
-    text_width = max(_MIN_COLUMN, (width - fixed) // columns)
-    header = "#".rjust(number) + gap + _cell("prompt", text_width)
-    rule = "-" * number + gap + "-" * text_width
+    room = width - fixed
+    # The prompt gets one share of the room (no more than it needs), each answer two.
+    longest = max(len("prompt"), *(len(" ".join(p.split())) for p in prompts.values()))
+    prompt_width = max(_MIN_COLUMN, min(longest, room // (1 + 2 * len(profiles))))
+    text_width = max(_MIN_COLUMN, (room - prompt_width) // len(profiles))
+    header = "#".rjust(number) + gap + _cell("prompt", prompt_width)
+    rule = "-" * number + gap + "-" * prompt_width
     for name in profiles:
         header += gap + _cell(name, text_width) + gap + "ms".rjust(latency)
         rule += gap + "-" * text_width + gap + "-" * latency
     lines = [header.rstrip(), rule]
     failures: list[str] = []
     for line, prompt in prompts.items():
-        row = str(line).rjust(number) + gap + _cell(prompt, text_width)
+        row = str(line).rjust(number) + gap + _cell(prompt, prompt_width)
         for name in profiles:
             outcome = results[name][line]
             if outcome.error is not None:
