@@ -344,7 +344,7 @@ def test_the_settings_page_keeps_the_profiles() -> None:
 
 def test_settings_with_a_profile_pickle_and_copy(settings_file: Path) -> None:
     staged = SpacesSettings.load(settings_file, environ={}, profile="staging")
-    for clone in (pickle.loads(pickle.dumps(staged)), copy.deepcopy(staged)):
+    for clone in (pickle.loads(pickle.dumps(staged)), copy.deepcopy(staged)):  # noqa: S301
         assert clone.profile == "staging"
         assert clone.tiers == staged.tiers
         assert clone.to_toml_dict() == staged.to_toml_dict()
@@ -458,7 +458,7 @@ def test_llama_index_labels_answers_with_the_profile(
     aresponse = asyncio.run(llm.acomplete("A slogan"))
     assert aresponse.additional_kwargs["profile"] == "staging"
     # A copy builds its own client, with the same label.
-    for clone in (copy.deepcopy(llm), pickle.loads(pickle.dumps(llm))):
+    for clone in (copy.deepcopy(llm), pickle.loads(pickle.dumps(llm))):  # noqa: S301
         assert clone.complete("A slogan").additional_kwargs["profile"] == "staging"
     plain = HuggingFaceSpaceLLM(settings=_settings(two_spaces, None)).complete("A slogan")
     assert "profile" not in plain.additional_kwargs
