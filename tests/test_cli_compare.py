@@ -59,8 +59,8 @@ def log() -> list[tuple[str, str]]:
 @pytest.fixture
 def recorders(log: list[tuple[str, str]]) -> dict[str, _Recorder]:
     return {
-        "staging": _Recorder("staging", log, overlap=2),
-        "production": _Recorder("production", log, overlap=2),
+        "staging": _Recorder("staging", log),
+        "production": _Recorder("production", log),
     }
 
 
@@ -155,6 +155,8 @@ def test_compare_json(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_compare_bounds_the_concurrency_within_a_profile(
     workdir: Path, recorders: dict[str, _Recorder]
 ) -> None:
+    for recorder in recorders.values():
+        recorder.overlap = 2  # the first call waits for a second one
     assert main(_compare("--concurrency", "2", "--json")) == 0
     for recorder in recorders.values():
         assert recorder.max_in_flight == 2
