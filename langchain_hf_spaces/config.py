@@ -710,8 +710,9 @@ class SpacesSettings(BaseModel):
         profiles = _check_profiles(data.get("profiles") or {})
         merged = _apply_profile({**data, "profiles": profiles}, profile, from_env=from_env)
         effective = _in_profile(profile, _loading.apply_environment, merged, env, _schema())
+        effective.pop("profiles", None)  # checked above; put back once the rest is valid
         settings: SpacesSettings = _in_profile(profile, cls, **effective)
-        out = settings.model_copy(update={"profile": profile})
+        out = settings.model_copy(update={"profile": profile, "profiles": profiles})
         out._base = data
         return out
 

@@ -462,3 +462,13 @@ def test_llama_index_labels_answers_with_the_profile(
         assert clone.complete("A slogan").additional_kwargs["profile"] == "staging"
     plain = HuggingFaceSpaceLLM(settings=_settings(two_spaces, None)).complete("A slogan")
     assert "profile" not in plain.additional_kwargs
+
+
+def test_a_profile_without_tiers_over_a_base_without_tiers(tmp_path: Path) -> None:
+    path = tmp_path / "hf-spaces.toml"
+    path.write_text('version = 1\n[profiles.empty]\ndefault_tier = "base"\n')
+    with pytest.raises(SpaceConfigError) as err:
+        SpacesSettings.load(path, environ={}, profile="empty")
+    assert err.value.message.startswith("with profile 'empty': ")
+    assert "no tier is configured" in err.value.message
+    assert "outside the profiles" not in err.value.message
