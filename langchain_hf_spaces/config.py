@@ -723,7 +723,9 @@ class SpacesSettings(BaseModel):
 
     def with_profile(self, profile: str | None) -> SpacesSettings:
         """These settings with ``profile`` applied instead of the one in effect (``None``:
-        the settings without a profile). Environment variables are not read again."""
+        the settings without a profile). The environment is not read: settings loaded with a
+        profile give the file's settings with the new profile, without the ``HF_SPACES_*``
+        overrides; use :meth:`load` with ``profile=`` to have them on top again."""
         base = dict(self._base) if self._base is not None else self._fields()
         if profile is None:
             return SpacesSettings(**base)
