@@ -266,6 +266,13 @@ def test_doctor_checks_the_profile(
     assert payload["profile"] == "staging"
     assert payload["tiers"][0]["profile"] == "staging"
     assert payload["tiers"][0]["url"] == spaces["staging"].url
+    # A profile not in use that would not load is a warning.
+    with (workdir / "hf-spaces.toml").open("a") as fh:
+        fh.write('\n[profiles.broken]\ndefault_tier = "company"\n')
+    assert main(["doctor", "--profile", "staging"]) == 0
+    out = capsys.readouterr().out
+    assert "warn  profile" in out
+    assert "with profile 'broken': " in out and "default_tier 'company'" in out
     # An unknown profile is a failed settings check naming the defined ones.
     assert main(["doctor", "--profile", "stagin"]) == 1
     assert "did you mean 'staging'?" in capsys.readouterr().out

@@ -420,6 +420,13 @@ def _settings_checks(args: argparse.Namespace) -> tuple[list[Check], SpacesSetti
             else f"no profile (none chosen: --profile or {C.ENV_PREFIX}PROFILE)"
         )
         checks.append(Check("profile", "ok", f"{chosen}; defined: {defined}"))
+        for name in sorted(settings.profiles):  # the others must load too, for their day
+            if name == settings.profile:
+                continue
+            try:
+                SpacesSettings.load(path if path.exists() else None, profile=name)
+            except SpaceConfigError as exc:
+                checks.append(Check("profile", "warn", error_line(exc), exc.hint or None))
     if settings.enabled:
         checks.append(Check("enabled", "ok", "enabled = true"))
     else:
