@@ -90,6 +90,9 @@ max_retries = 0
 [profiles.production]
 default_tier = "base"
 
+[profiles.off]
+enabled = false
+
 [profiles.staging.tiers.base]
 url = "{spaces["staging"].url}"
 token_env = "STAGING_TOKEN"
@@ -208,6 +211,10 @@ def test_a_refused_token_is_a_typed_error_that_never_shows_it(
             "did you mean 'staging'?",
         ),
         ([*_compare(), "--tier", "company"], "tier 'company' is not configured"),
+        (
+            ["compare", "--profile", "staging", "--profile", "off", "prompts.txt"],
+            "disabled",
+        ),
         ([*_compare(), "--temperature", "-1"], "temperature"),
         ([*_compare(), "--concurrency", "0"], "--concurrency"),
         (["compare", "--profile", "a", "--profile", "b", "missing.txt"], "cannot read"),
@@ -255,7 +262,7 @@ def test_doctor_checks_the_profile(
 ) -> None:
     assert main(["doctor", "--profile", "staging"]) == 0
     out = capsys.readouterr().out
-    assert "profile staging; defined: production, staging" in out
+    assert "profile staging; defined: off, production, staging" in out
     assert "Tier base (profile staging)" in out
     assert "Summary (profile staging)" in out
     assert spaces["staging"].url in out and spaces["production"].url not in out
