@@ -394,7 +394,8 @@ def test_duration_and_token_usage_metrics_with_the_semconv_buckets(otel: Otel) -
         "hf_spaces.variant": "b",
     }
 
-    tokens = {p.attributes["gen_ai.token.type"]: p for p in otel.points("gen_ai.client.token.usage")}
+    points = otel.points("gen_ai.client.token.usage")
+    tokens = {p.attributes["gen_ai.token.type"]: p for p in points}
     assert set(tokens) == {"input", "output"}
     assert (tokens["input"].count, tokens["input"].sum) == (2, 42)
     assert (tokens["output"].count, tokens["output"].sum) == (1, 64)  # unknown is not zero
