@@ -25,6 +25,7 @@ Every method catches what goes wrong and logs it at DEBUG: monitoring never fail
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -296,7 +297,9 @@ class _Scope:
         span.end()
 
 
+@functools.lru_cache(maxsize=256)
 def _server(url: str) -> tuple[str | None, int | None]:
+    """``server.address`` and ``server.port`` of a Space URL (a client has few: cached)."""
     try:
         parts = urlsplit(url)
         port = parts.port
