@@ -269,6 +269,35 @@ def test_the_span_parent_is_the_span_current_at_start_and_it_is_not_made_current
     assert call_span.context.trace_id == outer.get_span_context().trace_id
 
 
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({"stop": "###"}, {"gen_ai.request.stop_sequences": ("###",)}),
+        ({"temperature": 1}, {"gen_ai.request.temperature": 1.0}),
+        ({"max_tokens": 32, "n": 1}, {"gen_ai.request.max_tokens": 32}),
+        ({"temperature": True, "seed": "7", "stop": [], "n": True}, {}),  # not numbers: left out
+        (
+            {"frequency_penalty": 0.5, "presence_penalty": -0.5},
+            {
+                "gen_ai.request.frequency_penalty": 0.5,
+                "gen_ai.request.presence_penalty": -0.5,
+            },
+        ),
+    ],
+)
+def test_request_parameters_map_to_the_semconv_names(
+    otel: Otel, parameters: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    otel.observer().start(text_call(parameters=parameters)).end(answer(), None)
+    [span] = otel.finished()
+    recorded = {
+        k: v
+        for k, v in (span.attributes or {}).items()
+        if k.startswith("gen_ai.request.") and k != "gen_ai.request.model"
+    }
+    assert recorded == expected
+
+
 # --- waits -------------------------------------------------------------------------------------
 
 
