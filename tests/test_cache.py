@@ -7,8 +7,8 @@ Calls go to a real LocalSpace on loopback, whose request log says whether a call
 from __future__ import annotations
 
 import asyncio
+import copy
 import os
-import pickle
 import subprocess
 import sys
 import textwrap
@@ -262,11 +262,11 @@ def test_copies_keep_their_cache(space: LocalSpace, tmp_path: Path) -> None:
     path = tmp_path / "c.db"
     with client(space, SQLiteCache(path)) as c:
         c.complete("Copy me", seed=5)
-        copy = pickle.loads(pickle.dumps(c))
-    assert isinstance(copy.cache, SQLiteCache) and copy.cache.path == path
-    with copy:
-        assert copy.complete("Copy me", seed=5).cached
-    assert pickle.loads(pickle.dumps(MemoryCache(max_entries=3))).max_entries == 3
+        twin = copy.deepcopy(c)
+    assert isinstance(twin.cache, SQLiteCache) and twin.cache.path == path
+    with twin:
+        assert twin.complete("Copy me", seed=5).cached
+    assert copy.deepcopy(MemoryCache(max_entries=3)).max_entries == 3
 
 
 def test_a_variation_seed_is_part_of_the_key(space: LocalSpace) -> None:
