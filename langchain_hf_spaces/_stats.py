@@ -113,7 +113,7 @@ class StatsSnapshot:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StatsSnapshot:
         """The snapshot :meth:`as_dict` gave (e.g. read back from a batch's stats file)."""
-        rows = data.get("rows")
+        rows = data.get("rows") if isinstance(data, Mapping) else None
         if not isinstance(rows, list):
             raise ValueError("not a stats snapshot: no 'rows' list")
         out = []

@@ -63,7 +63,11 @@ def _requests(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: getattr(record, k) for k in (*FIELDS, "prompt", "completion", "ttft") if hasattr(record, k)}
+    return {
+        k: getattr(record, k)
+        for k in (*FIELDS, "prompt", "completion", "ttft")
+        if hasattr(record, k)
+    }
 
 
 def config(space: LocalSpace, **kw: Any) -> SpaceConfig:
