@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from langchain_hf_spaces._cache import MemoryCache, SQLiteCache
 from langchain_hf_spaces._constants import VERSION
 from langchain_hf_spaces._hub import SpaceRuntime
 from langchain_hf_spaces._policy import WaitEvent
+from langchain_hf_spaces._request_log import RequestLogger
+from langchain_hf_spaces._stats import SpacesStats, StatsSnapshot, TierStats
 from langchain_hf_spaces.client import (
     ConnectionReport,
     DuplicateVariationsWarning,
@@ -74,6 +77,9 @@ __all__ = [
     "HFSpacesError",
     "HuggingFaceSpaceLLM",
     "HuggingFaceSpaces",
+    "MemoryCache",
+    "RequestLogger",
+    "SQLiteCache",
     "SchemaError",
     "SchemaOutputParser",
     "SpaceAnswer",
@@ -97,9 +103,12 @@ __all__ = [
     "SpacesClient",
     "SpacesDisabledError",
     "SpacesSettings",
+    "SpacesStats",
+    "StatsSnapshot",
     "StreamChunk",
     "StructuredOutputError",
     "StructuredSpaceRunnable",
+    "TierStats",
     "WaitEvent",
     "normalize_space_url",
     "schema_to_model",

@@ -5,8 +5,12 @@ No I/O. ``SpaceClient`` tells every observer it has about each call it makes: on
 ``on_wait`` for every wait (a retry's back-off, a rate limit, a sleeping Space waking, a queue
 position), ``on_first_chunk`` when a stream yields its first text, and exactly one ``end`` with
 the answer or the error. An answer replayed from the response cache ends with
-``answer.cached`` true. Observers must not raise: the caller's call must never fail because
-monitoring did.
+``answer.cached`` true. A stream the caller stops reading (closed, abandoned) ends with
+``end(None, None)``; an async call cancelled ends with the ``CancelledError``. Observers should
+not raise: ``SpaceClient`` logs what one raises (at DEBUG) and goes on, so the caller's call never
+fails because monitoring did.
+
+:func:`default_observers` is what a client watches with when given ``observers=None``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ if TYPE_CHECKING:
     from langchain_hf_spaces._answers import SpaceAnswer
     from langchain_hf_spaces._policy import WaitEvent
 
-__all__ = ["NOOP_SCOPE", "CallObserver", "CallScope", "CallStart"]
+__all__ = ["NOOP_SCOPE", "CallObserver", "CallScope", "CallStart", "default_observers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,9 @@ class CallStart:
     """The full prompt (context applied) of a text call; content: report it only when opted in."""
     messages: Sequence[Mapping[str, Any]] | None = None
     """The messages of a chat call; content: report them only when opted in."""
+    cache_lookup: bool = False
+    """True when the response cache is asked first (a hit then ends with ``answer.cached``,
+    anything else is a miss)."""
 
 
 class CallScope(Protocol):
@@ -77,3 +84,18 @@ class _NoopScope:
 
 NOOP_SCOPE: CallScope = _NoopScope()
 """A scope that ignores everything (an observer with nothing to record returns it)."""
+
+
+def default_observers() -> list[CallObserver]:
+    """The observers of a client given ``observers=None``: the request log (one INFO record per
+    call on the ``langchain_hf_spaces.requests`` logger, when that level is enabled) and, when
+    ``opentelemetry`` is installed, the shared :class:`~langchain_hf_spaces.telemetry.OTelObserver`
+    (spans and metrics go to the global providers; a no-op until an SDK is configured)."""
+    from langchain_hf_spaces._request_log import RequestLogger
+    from langchain_hf_spaces._telemetry import default_observer
+
+    observers: list[CallObserver] = [RequestLogger()]
+    otel = default_observer()
+    if otel is not None:
+        observers.append(otel)
+    return observers

@@ -15,7 +15,9 @@ import httpx
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer, StreamChunk
+from langchain_hf_spaces._cache import ResponseCache
 from langchain_hf_spaces._flow import (
+    Call,
     CallFlow,
     ChatCall,
     SpaceCore,
@@ -27,10 +29,12 @@ from langchain_hf_spaces._flow import (
     runtime_flow,
 )
 from langchain_hf_spaces._hub import SpaceRuntime
+from langchain_hf_spaces._observe import CallObserver
 from langchain_hf_spaces._policy import WaitEvent
 from langchain_hf_spaces._structured import astructured_loop, structured_loop
 from langchain_hf_spaces._transport import Done, HTTPPool, adrive, aresult, drive, result
 from langchain_hf_spaces._variations import VariationPlan
+from langchain_hf_spaces._watch import Monitor
 from langchain_hf_spaces.config import SpaceConfig
 from langchain_hf_spaces.errors import HFSpacesError, SpaceNotFoundError, SpaceResponseError
 from langchain_hf_spaces.protocols._base import RequestSpec
@@ -87,6 +91,12 @@ class SpaceClient:
             (a sleeping Space waking up, a rate limit, a retry's backoff), e.g. to show progress.
         profile / variant: labels reported in every answer's metadata: the settings profile
             and the tier's A/B variant this Space is (set by :class:`SpacesClient`).
+        observers: what watches every generation call (``CallObserver``: stats, the request
+            log, OpenTelemetry); ``None`` (default) is :func:`_observe.default_observers`, the
+            request log; ``[]`` watches nothing.
+        cache: a response cache (:class:`~langchain_hf_spaces.MemoryCache`,
+            :class:`~langchain_hf_spaces.SQLiteCache`): asked before each call, it answers
+            repeated deterministic calls without a request. Off by default.
 
     Safe to share across threads and asyncio tasks.
     """
@@ -101,11 +111,15 @@ class SpaceClient:
         on_wait: OnWait | None = None,
         profile: str | None = None,
         variant: str | None = None,
+        observers: Sequence[CallObserver] | None = None,
+        cache: ResponseCache | None = None,
         _pool: HTTPPool | None = None,
     ) -> None:
         self._core = SpaceCore(config, tier, profile=profile, variant=variant)
         self._pool = _pool or HTTPPool(http_client, async_http_client)
         self.on_wait = on_wait
+        self._observers = observers
+        self._monitor = Monitor.make(observers, cache, tier, config.url)
         self._info: dict[str, Any] | None = None
         self._info_known = False
         self._tokenize: bool | None = None
@@ -127,6 +141,8 @@ class SpaceClient:
             "on_wait": self.on_wait,
             "profile": self.profile,
             "variant": self.variant,
+            "observers": self._observers,
+            "cache": self.cache,
             "protocol": detected.name if detected is not None else None,
             "info": (self._info, self._info_known),
             "tokenize": self._tokenize,
@@ -139,6 +155,8 @@ class SpaceClient:
             on_wait=state["on_wait"],
             profile=state.get("profile"),
             variant=state.get("variant"),
+            observers=state.get("observers"),
+            cache=state.get("cache"),
         )
         name = state.get("protocol")
         if name is not None and self._core.protocol is None:
@@ -165,6 +183,16 @@ class SpaceClient:
         return self._core.variant
 
     @property
+    def cache(self) -> ResponseCache | None:
+        """The response cache, if any."""
+        return self._monitor.cache
+
+    @property
+    def observers(self) -> tuple[CallObserver, ...]:
+        """What watches this client's calls."""
+        return self._monitor.observers
+
+    @property
     def protocol(self) -> str:
         """The wire protocol in use (for ``auto``, what was detected, once it was)."""
         return self._core.protocol_name
@@ -186,34 +214,36 @@ class SpaceClient:
         return f"SpaceClient(tier={self.tier!r}, url={self.config.url!r})"
 
     def with_config(self, config: SpaceConfig, *, tier: str | None = None) -> SpaceClient:
-        """A client for ``config`` that shares this one's connection pool, ``on_wait`` and
-        labels (profile, variant)."""
+        """A client for ``config`` that shares this one's connection pool, ``on_wait``,
+        labels (profile, variant), observers and cache."""
         return SpaceClient(
             config,
             tier=self.tier if tier is None else tier,
             on_wait=self.on_wait,
             profile=self.profile,
             variant=self.variant,
+            observers=self.observers,
+            cache=self.cache,
             _pool=self._pool,
         )
 
     # The two drivers: everything below goes through one of them.
-    def _run(self, flow: CallFlow[_T]) -> _T:
-        return result(drive(self._pool, self._core, flow, self.on_wait))
+    def _run(self, flow: CallFlow[_T], on_wait: OnWait | None = None) -> _T:
+        return result(drive(self._pool, self._core, flow, on_wait or self.on_wait))
 
-    async def _arun(self, flow: CallFlow[_T]) -> _T:
-        return await aresult(adrive(self._pool, self._core, flow, self.on_wait))
+    async def _arun(self, flow: CallFlow[_T], on_wait: OnWait | None = None) -> _T:
+        return await aresult(adrive(self._pool, self._core, flow, on_wait or self.on_wait))
 
-    def _setup_once(self) -> None:
+    def _setup_once(self, on_wait: OnWait | None = None) -> None:
         """Probe (``auto``) and set up the protocol before a call, once for concurrent callers:
         the first one sends the probe, the others wait for it and use what it found."""
         if not self._needs_setup():
             return
         with self._setup_lock:
             if self._needs_setup():
-                self._run(protocol_flow(self._core))
+                self._run(protocol_flow(self._core), on_wait)
 
-    async def _asetup_once(self) -> None:
+    async def _asetup_once(self, on_wait: OnWait | None = None) -> None:
         """Async :meth:`_setup_once`: one probe per event loop (an ``asyncio.Lock`` each)."""
         if not self._needs_setup():
             return
@@ -223,7 +253,7 @@ class SpaceClient:
             lock = self._async_setup.setdefault(loop, asyncio.Lock())
         async with lock:
             if self._needs_setup():
-                await self._arun(protocol_flow(self._core))
+                await self._arun(protocol_flow(self._core), on_wait)
 
     def _call(self, flow: CallFlow[_T]) -> _T:
         self._setup_once()
@@ -233,20 +263,85 @@ class SpaceClient:
         await self._asetup_once()
         return await self._arun(flow)
 
-    def _stream_items(self, flow: CallFlow[SpaceAnswer]) -> Iterator[StreamChunk]:
-        self._setup_once()
-        yield from _chunks(drive(self._pool, self._core, flow, self.on_wait))
+    # Generation calls: through the monitor (observers, cache) when it has a part in them.
+    def _answer(self, call: Call, *, use_cache: bool = True) -> SpaceAnswer:
+        flow = call_flow(self._core, call, stream=False)
+        watch = self._monitor.begin(
+            self._core, call, stream=False, on_wait=self.on_wait, use_cache=use_cache
+        )
+        if watch is None:
+            return self._call(flow)
+        with watch:
+            hit = watch.lookup()
+            if hit is not None:
+                return watch.done(hit)
+            self._setup_once(watch.on_wait)
+            answer = self._run(flow, watch.on_wait)
+            watch.store(answer)
+            return watch.done(answer)
 
-    async def _astream_items(
-        self, flow: CallFlow[SpaceAnswer]
-    ) -> AsyncGenerator[StreamChunk, None]:
-        await self._asetup_once()
-        items = _achunks(adrive(self._pool, self._core, flow, self.on_wait))
-        try:
-            async for item in items:
-                yield item
-        finally:
-            await items.aclose()
+    async def _aanswer(self, call: Call, *, use_cache: bool = True) -> SpaceAnswer:
+        flow = call_flow(self._core, call, stream=False)
+        watch = self._monitor.begin(
+            self._core, call, stream=False, on_wait=self.on_wait, use_cache=use_cache
+        )
+        if watch is None:
+            return await self._acall(flow)
+        with watch:
+            hit = await watch.alookup()
+            if hit is not None:
+                return watch.done(hit)
+            await self._asetup_once(watch.on_wait)
+            answer = await self._arun(flow, watch.on_wait)
+            await watch.astore(answer)
+            return watch.done(answer)
+
+    def _stream_items(self, call: Call) -> Iterator[StreamChunk]:
+        flow = call_flow(self._core, call, stream=True)
+        watch = self._monitor.begin(self._core, call, stream=True, on_wait=self.on_wait)
+        if watch is None:
+            self._setup_once()
+            yield from _chunks(drive(self._pool, self._core, flow, self.on_wait))
+            return
+        with watch:
+            hit = watch.lookup()
+            if hit is not None:
+                for chunk in watch.replay(hit):
+                    yield watch.passed(chunk)
+                return
+            self._setup_once(watch.on_wait)
+            for chunk in _chunks(drive(self._pool, self._core, flow, watch.on_wait)):
+                if chunk.answer is not None:
+                    watch.store(chunk.answer)
+                yield watch.passed(chunk)
+
+    async def _astream_items(self, call: Call) -> AsyncGenerator[StreamChunk, None]:
+        flow = call_flow(self._core, call, stream=True)
+        watch = self._monitor.begin(self._core, call, stream=True, on_wait=self.on_wait)
+        if watch is None:
+            await self._asetup_once()
+            items = _achunks(adrive(self._pool, self._core, flow, self.on_wait))
+            try:
+                async for item in items:
+                    yield item
+            finally:
+                await items.aclose()
+            return
+        with watch:
+            hit = await watch.alookup()
+            if hit is not None:
+                for chunk in watch.replay(hit):
+                    yield watch.passed(chunk)
+                return
+            await self._asetup_once(watch.on_wait)
+            items = _achunks(adrive(self._pool, self._core, flow, watch.on_wait))
+            try:
+                async for chunk in items:
+                    if chunk.answer is not None:
+                        await watch.astore(chunk.answer)
+                    yield watch.passed(chunk)
+            finally:
+                await items.aclose()
 
     def _text(
         self,
@@ -254,11 +349,9 @@ class SpaceClient:
         context: Mapping[str, Any] | None,
         parameters: Mapping[str, Any],
         hints: Mapping[str, Any] | None = None,
-        *,
-        stream: bool = False,
-    ) -> CallFlow[SpaceAnswer]:
+    ) -> TextCall:
         full_prompt, params = self._core.validate(prompt, context, parameters)
-        return call_flow(self._core, TextCall(full_prompt, params, hints), stream=stream)
+        return TextCall(full_prompt, params, hints)
 
     def _chat(
         self,
@@ -266,11 +359,9 @@ class SpaceClient:
         tools: Sequence[Mapping[str, Any]] | None,
         tool_choice: str | Mapping[str, Any] | None,
         parameters: Mapping[str, Any],
-        *,
-        stream: bool = False,
-    ) -> CallFlow[SpaceAnswer]:
+    ) -> ChatCall:
         msgs, params = self._core.validate_messages(messages, parameters)
-        return call_flow(self._core, ChatCall(msgs, params, tools, tool_choice), stream=stream)
+        return ChatCall(msgs, params, tools, tool_choice)
 
     # ------------------------------------------------------------------ sync
     def resolve_protocol(self) -> str:
@@ -295,7 +386,7 @@ class SpaceClient:
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> SpaceAnswer:
         """Like :meth:`generate`, returning the text with its metadata."""
-        return self._call(self._text(prompt, context, parameters))
+        return self._answer(self._text(prompt, context, parameters))
 
     def _complete_hinted(
         self,
@@ -304,7 +395,7 @@ class SpaceClient:
         parameters: Mapping[str, Any],
         hints: Mapping[str, Any],
     ) -> SpaceAnswer:
-        return self._call(self._text(prompt, context, parameters, hints))
+        return self._answer(self._text(prompt, context, parameters, hints))
 
     def generate_structure(
         self,
@@ -371,8 +462,7 @@ class SpaceClient:
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> Iterator[StreamChunk]:
         """Like :meth:`stream`, with the final :class:`SpaceAnswer` on the last chunk."""
-        flow = self._text(prompt, context, parameters, stream=True)
-        return self._stream_items(flow)
+        return self._stream_items(self._text(prompt, context, parameters))
 
     def chat(
         self,
@@ -383,7 +473,7 @@ class SpaceClient:
         **parameters: Any,
     ) -> SpaceAnswer:
         """Send OpenAI-format ``messages`` (and tools) to a chat-native (``openai``) Space."""
-        return self._call(self._chat(messages, tools, tool_choice, parameters))
+        return self._answer(self._chat(messages, tools, tool_choice, parameters))
 
     def chat_stream_chunks(
         self,
@@ -394,8 +484,7 @@ class SpaceClient:
         **parameters: Any,
     ) -> Iterator[StreamChunk]:
         """Stream a :meth:`chat` answer; tool calls arrive on the last chunk's answer."""
-        flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
-        return self._stream_items(flow)
+        return self._stream_items(self._chat(messages, tools, tool_choice, parameters))
 
     def count_tokens(self, text: str) -> int | None:
         """The number of tokens of ``text`` by the Space's own tokenizer (TGI's
@@ -451,7 +540,8 @@ class SpaceClient:
             runtime = client.runtime()
             client._core.check_stage(runtime)
             client.resolve_protocol()
-            answer = client.complete(C.TEST_CONNECTION_PROMPT, **client._core.probe_parameters())
+            probe = client._text(C.TEST_CONNECTION_PROMPT, None, client._core.probe_parameters())
+            answer = client._answer(probe, use_cache=False)  # a test asks the Space itself
         except HFSpacesError as exc:
             return client._core.report(None, exc, runtime)
         except Exception as exc:  # Test Connection promises never to raise (a bug included)
@@ -493,7 +583,7 @@ class SpaceClient:
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> SpaceAnswer:
         """Async :meth:`complete`."""
-        return await self._acall(self._text(prompt, context, parameters))
+        return await self._aanswer(self._text(prompt, context, parameters))
 
     async def _acomplete_hinted(
         self,
@@ -502,7 +592,7 @@ class SpaceClient:
         parameters: Mapping[str, Any],
         hints: Mapping[str, Any],
     ) -> SpaceAnswer:
-        return await self._acall(self._text(prompt, context, parameters, hints))
+        return await self._aanswer(self._text(prompt, context, parameters, hints))
 
     async def agenerate_structure(
         self,
@@ -552,8 +642,7 @@ class SpaceClient:
         self, prompt: str, *, context: Mapping[str, Any] | None = None, **parameters: Any
     ) -> AsyncGenerator[StreamChunk, None]:
         """Async :meth:`stream_chunks`."""
-        flow = self._text(prompt, context, parameters, stream=True)
-        return self._astream_items(flow)
+        return self._astream_items(self._text(prompt, context, parameters))
 
     async def achat(
         self,
@@ -564,7 +653,7 @@ class SpaceClient:
         **parameters: Any,
     ) -> SpaceAnswer:
         """Async :meth:`chat`."""
-        return await self._acall(self._chat(messages, tools, tool_choice, parameters))
+        return await self._aanswer(self._chat(messages, tools, tool_choice, parameters))
 
     def achat_stream_chunks(
         self,
@@ -575,8 +664,7 @@ class SpaceClient:
         **parameters: Any,
     ) -> AsyncGenerator[StreamChunk, None]:
         """Async :meth:`chat_stream_chunks`."""
-        flow = self._chat(messages, tools, tool_choice, parameters, stream=True)
-        return self._astream_items(flow)
+        return self._astream_items(self._chat(messages, tools, tool_choice, parameters))
 
     async def ainfo(self) -> dict[str, Any] | None:
         """Async :meth:`info`."""
@@ -596,8 +684,8 @@ class SpaceClient:
             runtime = await client.aruntime()
             client._core.check_stage(runtime)
             await client.aresolve_protocol()
-            probe = client._core.probe_parameters()
-            answer = await client.acomplete(C.TEST_CONNECTION_PROMPT, **probe)
+            probe = client._text(C.TEST_CONNECTION_PROMPT, None, client._core.probe_parameters())
+            answer = await client._aanswer(probe, use_cache=False)
         except HFSpacesError as exc:
             return client._core.report(None, exc, runtime)
         except Exception as exc:  # Test Connection promises never to raise (a bug included)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -13,7 +13,10 @@ import httpx
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces import _fallback
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer, StreamChunk
+from langchain_hf_spaces._cache import ResponseCache
+from langchain_hf_spaces._observe import CallObserver, default_observers
 from langchain_hf_spaces._space import OnWait, SpaceClient
+from langchain_hf_spaces._stats import SpacesStats, StatsSnapshot
 from langchain_hf_spaces._transport import HTTPPool
 from langchain_hf_spaces.config import SpacesSettings
 from langchain_hf_spaces.errors import SpacesDisabledError
@@ -36,6 +39,10 @@ class SpacesClient:
             falls back only if nothing was yielded yet. An answer's ``fallback_from`` names the
             tier asked for. Off by default: then such calls raise.
         on_wait: called with a :class:`~langchain_hf_spaces.WaitEvent` before every wait.
+        observers: what watches every call (``None``: the default observers, the request log;
+            ``[]``: none); the client's own :class:`SpacesStats` (:meth:`stats`) always watches.
+        cache: a response cache shared by every tier (:class:`~langchain_hf_spaces.MemoryCache`,
+            :class:`~langchain_hf_spaces.SQLiteCache`); off by default.
 
     .. code-block:: python
 
@@ -55,14 +62,27 @@ class SpacesClient:
         async_http_client: httpx.AsyncClient | None = None,
         fallback_to_base: bool = False,
         on_wait: OnWait | None = None,
+        observers: Sequence[CallObserver] | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
         self.settings = SpacesSettings.load() if settings is None else settings
         self.fallback_to_base = fallback_to_base
         self._on_wait = on_wait
         self._pool = HTTPPool(http_client, async_http_client)
+        self._given_observers = observers
+        self._stats = SpacesStats()
+        chosen = default_observers() if observers is None else list(observers)
+        self._observers: list[CallObserver] = [*chosen, self._stats]
+        self._cache = cache
         self._spaces: dict[str, SpaceClient] = {
             name: SpaceClient(
-                cfg, tier=name, on_wait=on_wait, profile=self.settings.profile, _pool=self._pool
+                cfg,
+                tier=name,
+                on_wait=on_wait,
+                profile=self.settings.profile,
+                observers=self._observers,
+                cache=cache,
+                _pool=self._pool,
             )
             for name, cfg in self.settings.tiers.items()
         }
@@ -74,11 +94,17 @@ class SpacesClient:
             "settings": self.settings,
             "fallback_to_base": self.fallback_to_base,
             "on_wait": self._on_wait,
+            "observers": self._given_observers,
+            "cache": self._cache,
         }
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         self.__init__(  # type: ignore[misc]
-            state["settings"], fallback_to_base=state["fallback_to_base"], on_wait=state["on_wait"]
+            state["settings"],
+            fallback_to_base=state["fallback_to_base"],
+            on_wait=state["on_wait"],
+            observers=state.get("observers"),
+            cache=state.get("cache"),
         )
 
     def __repr__(self) -> str:
@@ -86,6 +112,18 @@ class SpacesClient:
             f"SpacesClient(enabled={self.settings.enabled}, default_tier="
             f"{self.settings.default_tier!r}, tiers={sorted(self._spaces)})"
         )
+
+    @property
+    def cache(self) -> ResponseCache | None:
+        """The response cache, if any."""
+        return self._cache
+
+    def stats(self) -> StatsSnapshot:
+        """What this client's calls came to so far, per tier and variant: calls, errors by
+        kind, latency percentiles, time waiting for Spaces to wake, retries, tokens, cache hits
+        (see :class:`~langchain_hf_spaces.SpacesStats`). ``.as_dict()`` is JSON data; ``str()``
+        is a table."""
+        return self._stats.snapshot()
 
     @property
     def tiers(self) -> list[str]:
@@ -109,6 +147,8 @@ class SpacesClient:
                     tier=name,
                     on_wait=self._on_wait,
                     profile=self.settings.profile,
+                    observers=self._observers,
+                    cache=self._cache,
                     _pool=self._pool,
                 ),
             )

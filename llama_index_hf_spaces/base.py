@@ -32,6 +32,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._cache import ResponseCache
 from langchain_hf_spaces._chat_templates import DEFAULT_CHAT_TEMPLATE, chat_template
 from langchain_hf_spaces._params import (
     GENERATION_PARAMETERS,
@@ -134,7 +135,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     shared prompt protocol (:mod:`langchain_hf_spaces._tools`), so ``FunctionAgent`` runs on
     both. :attr:`metadata` never does I/O; :meth:`load_limits` / :meth:`aload_limits` ask the
     Space for its context window once. Copies (``copy.deepcopy``, ``pickle``, cloudpickle) work
-    and build their own connections on first use.
+    and build their own connections on first use. ``cache=MemoryCache()`` (or ``SQLiteCache``)
+    answers repeated deterministic calls from the package's response cache.
     """
 
     tier: str = Field(
@@ -209,6 +211,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     _client: SpaceClient | None = PrivateAttr(default=None)
     _on_wait: Any = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
+    _cache: Any = PrivateAttr(default=None)
     _space_limits: tuple[int | None, int | None] | None = PrivateAttr(default=None)
     _markers: tuple[str, ...] = PrivateAttr(default=())
     _metadata_cache: tuple[tuple[Any, ...], LLMMetadata] | None = PrivateAttr(default=None)
@@ -222,6 +225,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         client: SpaceClient | None = None,
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
+        cache: ResponseCache | None = None,
         **kwargs: Any,
     ) -> None:
         enabled = bool(kwargs.pop("enabled", True))
@@ -276,6 +280,13 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             self.messages_to_prompt = TemplatePrompt(template)
             self._markers = template.end_of_turn
         self._profile = client.profile if client is not None else profile
+        if client is not None and cache is not None:
+            raise SpaceConfigError(
+                "cache= cannot be added to a given client; build it with "
+                "SpaceClient(config, cache=...) instead.",
+                tier=self.tier,
+            )
+        self._cache = cache
         if client is not None:
             self._client = client
             self._on_wait = client.on_wait
@@ -286,6 +297,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
                 profile=profile,
                 http_client=http_client,
                 async_http_client=async_http_client,
+                cache=cache,
             )
 
     @classmethod
@@ -312,6 +324,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             "__pydantic_private__": {
                 "_on_wait": self._on_wait,
                 "_profile": self._profile,
+                "_cache": self._cache,
                 "_space_limits": self._space_limits,
                 "_markers": self._markers,
             },
@@ -321,6 +334,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
         private = {
             "_client": None,
             "_metadata_cache": None,
+            "_cache": None,
             **state.get("__pydantic_private__", {}),
         }
         fields = dict(state["__dict__"])
@@ -400,7 +414,11 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
                 client = self._client
                 if client is None:
                     client = SpaceClient(
-                        self.space, tier=self.tier, on_wait=self._on_wait, profile=self._profile
+                        self.space,
+                        tier=self.tier,
+                        on_wait=self._on_wait,
+                        profile=self._profile,
+                        cache=self._cache,
                     )
                     self._client = client
         if client is None or not self.enabled:

@@ -438,7 +438,7 @@ def test_test_connection_reports_even_a_bug_without_raising(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError(f"internal state with {TOKEN}")
 
-    monkeypatch.setattr(SpaceClient, "complete", broken)
+    monkeypatch.setattr(SpaceClient, "_answer", broken)  # what every generation goes through
     report = SpaceClient(SpaceConfig(url=space.url, token=TOKEN)).test_connection()
     assert not report.ok and report.error_type == "SpaceResponseError"
     assert "KeyError" in (report.error or "") and "bug" in (report.hint or "")

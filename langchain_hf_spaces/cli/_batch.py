@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from langchain_hf_spaces._cache import SQLiteCache
 from langchain_hf_spaces.cli._console import (
     EXIT_FAILED,
     EXIT_OK,
@@ -25,6 +26,7 @@ from langchain_hf_spaces.cli._options import (
     load_settings,
     parse_context,
 )
+from langchain_hf_spaces.cli._stats import write_stats
 from langchain_hf_spaces.client import SpacesClient
 from langchain_hf_spaces.errors import HFSpacesError
 
@@ -102,7 +104,11 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
     context = parse_context(args.context)
     params = generation_parameters(args)
     settings = load_settings(args)
-    with wait_progress(console) as progress, SpacesClient(settings, on_wait=progress) as spaces:
+    cache = _open_cache(args.cache, every_call=args.cache_all)
+    with (
+        wait_progress(console) as progress,
+        SpacesClient(settings, on_wait=progress, cache=cache) as spaces,
+    ):
         # An unknown tier, disabled settings or a bad parameter: exit 2 before anything is
         # sent or written.
         check_parameters(spaces.space(args.tier), params)
@@ -115,6 +121,10 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
                 bar.close()
                 sink.flush()
         _write_records(output, records)
+        stats = write_stats(output, spaces.stats())
+    if cache is not None:
+        cache.close()
+    console.note(f"Stats in {stats} (`hf-spaces stats {output}` prints them).")
     failed = sum(1 for r in records.values() if r.get("error") is not None)
     console.note(
         f"Wrote {len(records)} result(s) to {output}"
@@ -122,6 +132,20 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
         + "."
     )
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _open_cache(path: str | None, *, every_call: bool) -> SQLiteCache | None:
+    """``--cache PATH``: the SQLite response cache, opened now so a bad path is a usage error."""
+    if path is None:
+        if every_call:
+            raise UsageError("--cache-all needs --cache PATH.")
+        return None
+    cache = SQLiteCache(path, deterministic_only=not every_call)
+    try:
+        len(cache)
+    except Exception as exc:  # sqlite3.Error, OSError: not a database, a folder, no access
+        raise UsageError(f"--cache {path!r} cannot be used: {exc}.") from None
+    return cache
 
 
 async def _run_batch(

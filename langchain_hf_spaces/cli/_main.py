@@ -26,6 +26,7 @@ from langchain_hf_spaces.cli._doctor import cmd_doctor
 from langchain_hf_spaces.cli._generate import cmd_generate
 from langchain_hf_spaces.cli._init import cmd_init
 from langchain_hf_spaces.cli._options import add_generation_options
+from langchain_hf_spaces.cli._stats import cmd_stats
 from langchain_hf_spaces.cli._ui import cmd_ui
 from langchain_hf_spaces.config import KNOWN_PROTOCOLS
 from langchain_hf_spaces.errors import HFSpacesError, SpaceConfigError, SpacesDisabledError
@@ -153,6 +154,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=4, metavar="N", help="default 4")
     p.add_argument("--restart", action="store_true", help="ignore the results of earlier runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--cache",
+        metavar="PATH",
+        help="SQLite response cache: deterministic prompts (--temperature 0, --seed) answered "
+        "before with the same settings and parameters are not sent again",
+    )
+    p.add_argument(
+        "--cache-all", action="store_true", help="with --cache: cache every answer, sampled too"
+    )
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser(
@@ -170,6 +180,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable results on stdout")
     p.add_argument("--width", type=int, metavar="N", help="table width (default: the terminal's)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "stats",
+        parents=[common],
+        help="print the statistics of a batch run",
+        description="Print what a `batch` run recorded (written beside its output as "
+        "OUTPUT.stats.json): per tier and variant, calls, errors by kind, latency "
+        "percentiles, time waiting for Spaces to wake, retries, tokens, cache hits.",
+    )
+    p.add_argument("output", metavar="OUTPUT", help="the batch's output file (or its stats file)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
         "ui",
