@@ -27,6 +27,7 @@ from langchain_hf_spaces import (
     WaitEvent,
 )
 from langchain_hf_spaces._observe import NOOP_SCOPE, CallScope, CallStart, default_observers
+from langchain_hf_spaces._telemetry import OTelObserver, default_observer
 from langchain_hf_spaces.testing import Fault, LocalSpace
 
 FAST = {"retry_initial_delay": 0.01, "retry_max_delay": 0.02, "wake_poll_interval": 0.05}
@@ -270,9 +271,11 @@ def test_structured_output_and_variations_are_calls_too(space: LocalSpace) -> No
 def test_which_observers_a_client_has(space: LocalSpace) -> None:
     config = SpaceConfig(url=space.url)
     assert SpaceClient(config, observers=[]).observers == ()
-    (default,) = SpaceClient(config).observers
-    assert isinstance(default, RequestLogger)
-    assert [type(o) for o in default_observers()] == [RequestLogger]
+    # opentelemetry is installed in the dev venv: the shared OTel observer joins the log.
+    logger, otel = SpaceClient(config).observers
+    assert isinstance(logger, RequestLogger)
+    assert otel is default_observer()
+    assert [type(o) for o in default_observers()] == [RequestLogger, OTelObserver]
     rec = Recorder()
     settings = SpacesSettings(tiers={"base": config, "company": config})
     spaces = SpacesClient(settings, observers=[rec])
@@ -280,6 +283,7 @@ def test_which_observers_a_client_has(space: LocalSpace) -> None:
         assert [type(o) for o in spaces.space(tier).observers] == [Recorder, SpacesStats]
     assert [type(o) for o in SpacesClient(settings).space().observers] == [
         RequestLogger,
+        OTelObserver,
         SpacesStats,
     ]
     with pytest.raises(SpaceConfigError, match="no start"):
