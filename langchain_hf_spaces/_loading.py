@@ -44,7 +44,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 CONFIG_ENV = C.ENV_PREFIX + "CONFIG"
 """The variable naming the settings file."""
 
-OTHER_ENV: frozenset[str] = frozenset({CONFIG_ENV})
+OTHER_ENV: frozenset[str] = frozenset({CONFIG_ENV, C.GATEWAY_API_KEY_ENV})
 """``HF_SPACES_*`` variables the package reads for something other than a setting."""
 
 FILE_ONLY_SETTINGS: frozenset[str] = frozenset({"version", "tiers"})
