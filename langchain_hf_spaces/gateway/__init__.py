@@ -18,7 +18,7 @@ extra (Starlette), imported when :func:`create_app` is called.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from langchain_hf_spaces import _constants as C
 

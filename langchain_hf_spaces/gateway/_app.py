@@ -127,9 +127,7 @@ class _EventStream(Response):
         self.rest = rest
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
-        )
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
 
         async def pump() -> None:
             await send({"type": "http.response.body", "body": self.first, "more_body": True})
@@ -471,7 +469,9 @@ class Gateway:
             yield _sse(error_for(exc).body())
             return
         if assembler is None:  # pragma: no cover - every stream ends with an answer chunk
-            raise GatewayError(502, "The Space's stream ended without an answer.", type="server_error")
+            raise GatewayError(
+                502, "The Space's stream ended without an answer.", type="server_error"
+            )
         if not started:
             yield chunk({"role": "assistant", "content": ""})
         reply: Reply = assembler.finish()

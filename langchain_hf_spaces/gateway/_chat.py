@@ -288,9 +288,9 @@ def _call_id(seed: str, index: int) -> str:
     return f"call_{digest}_{index}"
 
 
-def _openai_call(call_id: str | None, name: str | None, arguments: Any, seed: str, i: int) -> dict[
-    str, Any
-]:
+def _openai_call(
+    call_id: str | None, name: str | None, arguments: Any, seed: str, i: int
+) -> dict[str, Any]:
     args = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
     return {
         "id": call_id or _call_id(seed, i),

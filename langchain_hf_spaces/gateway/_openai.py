@@ -77,14 +77,14 @@ EXTENSION = "hf_spaces"
 
 
 class GatewayError(Exception):
-    """An error the gateway answers in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
+    """An error answered in OpenAI's shape: ``{"error": {message, type, param, code}}``."""
 
     def __init__(
         self,
         status: int,
         message: str,
         *,
-        type: str = "invalid_request_error",  # noqa: A002 - OpenAI's field name
+        type: str = "invalid_request_error",
         param: str | None = None,
         code: str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -256,9 +256,7 @@ def _include_usage(body: Mapping[str, Any], stream: bool) -> bool:
     if options is None:
         return False
     if not stream:
-        raise bad_request(
-            "stream_options is only allowed when stream is true.", "stream_options"
-        )
+        raise bad_request("stream_options is only allowed when stream is true.", "stream_options")
     if not isinstance(options, Mapping):
         raise bad_request("stream_options must be an object.", "stream_options")
     value = options.get("include_usage", False)
@@ -445,7 +443,9 @@ def answer_extension(answer: SpaceAnswer | None) -> dict[str, Any]:
     data = answer.metadata
     data.pop("tool_calls", None)
     data.pop("reasoning", None)
-    data["usage_reported"] = answer.prompt_tokens is not None and answer.completion_tokens is not None
+    data["usage_reported"] = (
+        answer.prompt_tokens is not None and answer.completion_tokens is not None
+    )
     return data
 
 
