@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from langchain_hf_spaces._chat_templates import ChatTemplate
     from langchain_hf_spaces._spaces import SpacesClient
     from langchain_hf_spaces.config import SpacesSettings
+    from langchain_hf_spaces.gateway._server import GatewayServer
 
-__all__ = ["create_app"]
+__all__ = ["GatewayServer", "create_app"]
 
 
 def create_app(
@@ -86,3 +87,11 @@ def create_app(
         close_client=owned,
     )
     return gateway.app()
+
+
+def __getattr__(name: str) -> object:
+    if name == "GatewayServer":  # needs uvicorn: imported on first use
+        from langchain_hf_spaces.gateway._server import GatewayServer
+
+        return GatewayServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
