@@ -242,12 +242,12 @@ def test_a_client_leaving_mid_stream_cancels_the_space_call(started: Stack) -> N
     space = started.space(responder=scripted_responder([words]), stream_delay=0.05)
     _, gateway, _ = started.one(space, protocol="tgi")
     body = {**CHAT, "stream": True, "max_tokens": 200}
-    with httpx.Client() as http:
-        with http.stream("POST", gateway.base_url + "/chat/completions", json=body) as response:
-            lines = response.iter_lines()
-            assert next(lines).startswith("data: ")
-            assert _wait_until(lambda: space.in_flight == 1)
-        # the connection is closed here, ~195 words before the end of the answer
+    url = gateway.base_url + "/chat/completions"
+    with httpx.Client() as http, http.stream("POST", url, json=body) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("data: ")
+        assert _wait_until(lambda: space.in_flight == 1)
+    # the connection is closed here, ~195 words before the end of the answer
     assert _wait_until(lambda: space.in_flight == 0, timeout=5.0)  # the Space call was closed
 
 
