@@ -65,7 +65,7 @@ def test_a_public_host_without_an_api_key_is_refused(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("HF_SPACES_GATEWAY_API_KEY", raising=False)
-    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert main(["serve", "--host", "0.0.0.0"]) == 2  # noqa: S104 - refused, never bound
     err = capsys.readouterr().err
     assert "not a loopback address" in err and "--allow-public" in err
 
