@@ -64,3 +64,43 @@ def test_chat_on_a_gradio_text_endpoint(started: Stack, gradio_url: str) -> None
     )
     text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
     assert text == reply.choices[0].message.content
+
+
+@pytest.fixture(scope="module")
+def chat_app_url() -> Iterator[str]:
+    """A ``gr.ChatInterface`` that answers with what it was given (message and history)."""
+    import gradio as gr
+
+    from tests.support.gradio_app import _free_port
+
+    def reply(message: str, history: list[dict[str, str]]) -> str:
+        turns = [f"{m['role']}:{m['content']}" for m in history]
+        return f"history={turns} message={message}"
+
+    demo = gr.ChatInterface(reply)
+    port = _free_port()
+    demo.queue().launch(
+        server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        demo.close()
+
+
+def test_a_gradio_chat_app_gets_the_conversation(started: Stack, chat_app_url: str) -> None:
+    client = started.client({"base": SpaceConfig(url=chat_app_url, protocol="gradio")})
+    sdk = started.openai(started.gateway(client))
+    messages = [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "How are you?"},
+    ]
+    reply = sdk.chat.completions.create(model="base", messages=messages)  # type: ignore[arg-type]
+    content = reply.choices[0].message.content or ""
+    # The conversation goes to the app as the gradio protocol sends chat (Gradio 6's endpoint
+    # takes no history: the earlier turns come with the message), never through a chat template.
+    assert "How are you?" in content
+    assert "Hi" in content and "Hello!" in content
+    assert "<|im_start|>" not in content
+    assert reply.model_extra is not None and reply.model_extra["hf_spaces"]["protocol"] == "gradio"

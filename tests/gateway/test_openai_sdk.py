@@ -264,3 +264,16 @@ def test_every_protocol_answers_chat(started: Stack, protocol: str) -> None:
     assert reply.model_extra["hf_spaces"]["protocol"] == protocol
     chunks = sdk.chat.completions.create(model="base", messages=USER, stream=True)
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "same answer"
+
+
+def test_json_object_streamed_on_a_text_space_comes_validated_in_one_piece(started: Stack) -> None:
+    script = scripted_responder(['Sure! {"answer": 42} Hope that helps.'])
+    _, _, sdk = started.one(started.space(responder=script))
+    chunks = list(
+        sdk.chat.completions.create(
+            model="base", messages=USER, response_format={"type": "json_object"}, stream=True
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert json.loads(text) == {"answer": 42}
+    assert "JSON" in script.calls[0][0]  # the format instructions went to the Space
