@@ -462,11 +462,11 @@ class Gateway:
                         break
             finally:
                 await _aclose(chunks)
-        except HFSpacesError as exc:
+        except Exception as exc:
             if not started:
                 raise
             # Headers are sent: the error goes in the stream, as OpenAI's API does it.
-            yield _sse(error_for(exc).body())
+            yield _stream_error(exc)
             return
         if assembler is None:  # pragma: no cover - every stream ends with an answer chunk
             raise GatewayError(
@@ -572,16 +572,26 @@ class Gateway:
                         yield chunk(piece.text)
             finally:
                 await _aclose(chunks)
-        except HFSpacesError as exc:
+        except Exception as exc:
             if not started:
                 raise
-            yield _sse(error_for(exc).body())
+            yield _stream_error(exc)
             return
         reason = finish_reason(answer, tool_calls=False, cut=False)
         yield chunk("", reason=reason, extension=answer_extension(answer))
         if req.include_usage:
             yield chunk(None, usage=usage_object(answer))
         yield DONE
+
+
+def _stream_error(exc: Exception) -> bytes:
+    """The ``error`` event ending a stream that failed after its first chunk."""
+    if isinstance(exc, HFSpacesError):
+        logger.warning("a stream failed midway: %s", exc)
+        return _sse(error_for(exc).body())
+    logger.error("a stream failed midway", exc_info=exc)
+    err = GatewayError(500, "The gateway failed unexpectedly: see its log.", type="server_error")
+    return _sse(err.body())
 
 
 async def _first(events: AsyncIterator[bytes]) -> bytes:
