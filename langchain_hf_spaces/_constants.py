@@ -85,3 +85,13 @@ DEFAULT_MAX_VARIATIONS = 64
 """The most variations one ``generate_variations`` call may ask for (override with ``max_n``)."""
 VARIATION_REASK_ROUNDS = 2
 """How many times duplicate variations are asked again with fresh seeds."""
+
+GATEWAY_HOST = "127.0.0.1"
+GATEWAY_PORT = 8000
+"""Where ``hf-spaces serve`` listens by default (loopback; the port vLLM and TGI use too)."""
+GATEWAY_API_KEY_ENV = ENV_PREFIX + "GATEWAY_API_KEY"
+"""The variable holding the API key ``hf-spaces serve`` requires of its callers."""
+GATEWAY_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""The largest request body the gateway reads; more is a 413."""
+GATEWAY_RETRY_AFTER = 30
+"""The ``Retry-After`` (seconds) of a gateway 503 when the Space named no wait of its own."""

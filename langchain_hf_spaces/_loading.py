@@ -47,7 +47,7 @@ CONFIG_ENV = C.ENV_PREFIX + "CONFIG"
 PROFILE_ENV = C.ENV_PREFIX + "PROFILE"
 """The variable naming the settings profile to use (``staging``, ``production``)."""
 
-OTHER_ENV: frozenset[str] = frozenset({CONFIG_ENV, PROFILE_ENV})
+OTHER_ENV: frozenset[str] = frozenset({CONFIG_ENV, PROFILE_ENV, C.GATEWAY_API_KEY_ENV})
 """``HF_SPACES_*`` variables the package reads for something other than a setting."""
 
 FILE_ONLY_SETTINGS: frozenset[str] = frozenset({"version", "tiers", "profiles", "profile"})

@@ -26,6 +26,7 @@ from langchain_hf_spaces.cli._doctor import cmd_doctor
 from langchain_hf_spaces.cli._generate import cmd_generate
 from langchain_hf_spaces.cli._init import cmd_init
 from langchain_hf_spaces.cli._options import add_generation_options
+from langchain_hf_spaces.cli._serve import add_serve_parser
 from langchain_hf_spaces.cli._stats import cmd_stats
 from langchain_hf_spaces.cli._ui import cmd_ui
 from langchain_hf_spaces.config import KNOWN_PROTOCOLS
@@ -210,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a --host that is not loopback (anyone reaching it can change your settings)",
     )
     p.set_defaults(func=cmd_ui)
+
+    add_serve_parser(sub, common)
     return parser
 
 
