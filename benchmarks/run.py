@@ -8,7 +8,8 @@ from the machine hit all of them alike. Ratios are ours over the baseline (lower
 
     python benchmarks/run.py [--quick] [--only SECTION ...] [--write docs/benchmarks.md]
 
-Sections: percall, tgi, gradio, ttft, batch, wake, import, load. Nothing here is a pass/fail
+Sections: percall, tgi, gradio, ttft, batch, wake, import, load, throughput
+(``benchmarks/throughput.py``, its own table). Nothing here is a pass/fail
 test; the targets are printed beside the measured ratios.
 """
 
@@ -23,14 +24,16 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _proc import server  # noqa: E402
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
@@ -53,47 +56,8 @@ class Row:
 
 
 ROWS: list[Row] = []
-
-
-class Server:
-    """A server process; ``command("peak")`` talks to its control protocol."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks" / "serve.py"), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=ROOT,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        if not self.url.startswith("http"):
-            raise RuntimeError(f"server did not start: {self.url!r}")
-
-    def command(self, line: str) -> str:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def close(self) -> None:
-        if self.proc.stdin:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-
-@contextmanager
-def server(*args: str) -> Iterator[Server]:
-    s = Server(*args)
-    try:
-        yield s
-    finally:
-        s.close()
+EXTRA: list[str] = []
+"""Sections with their own table (Markdown), printed and written after the main one."""
 
 
 def interleaved(
@@ -546,6 +510,12 @@ def bench_load(q: bool) -> None:
         record("load", f"{seq // 5} sequential LLM.invoke: RSS growth", grown, 5.0, "MB", "<= 5 MB")
 
 
+def bench_throughput(q: bool) -> None:
+    import throughput
+
+    EXTRA.append("### Throughput against Spaces with limited capacity\n\n" + throughput.run(q))
+
+
 SECTIONS: dict[str, Callable[[bool], None]] = {
     "percall": bench_percall,
     "tgi": bench_tgi,
@@ -555,6 +525,7 @@ SECTIONS: dict[str, Callable[[bool], None]] = {
     "wake": bench_wake,
     "import": bench_import,
     "load": bench_load,
+    "throughput": bench_throughput,
 }
 
 
@@ -594,12 +565,15 @@ def main() -> None:
             print(f"  skipped: {exc} (install the bench extra)", flush=True)
     print()
     print(table())
+    for extra in EXTRA:
+        print("\n" + extra)
     if args.write:
         text = args.write.read_text(encoding="utf-8") if args.write.exists() else ""
         start, end = "<!-- bench:start -->", "<!-- bench:end -->"
         stamp = time.strftime("%Y-%m-%d")
         where = f"{platform.machine()}, {os.cpu_count()} CPUs"
-        block = f"{start}\nMeasured {stamp} on {where}.\n\n{table()}\n{end}"
+        extras = "".join(f"\n{extra}\n" for extra in EXTRA)
+        block = f"{start}\nMeasured {stamp} on {where}.\n\n{table()}\n{extras}{end}"
         if start in text and end in text:
             text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
         else:
