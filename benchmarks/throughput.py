@@ -8,8 +8,8 @@ Three servers, each in its own process (``benchmarks/serve.py``):
   (past the queue's size gradio refuses with HTTP 503 "Queue is full");
 - ``tgi``: a TGI-like server, ``max_concurrent_requests=16``, 100 ms a call, HTTP 429
   ``{"error": "Model is overloaded", "error_type": "overloaded"}`` past it (as TGI's router);
-- ``unlimited``: no limit, 250 ms a call; its "capacity" is the client's connection pool
-  (``DEFAULT_MAX_CONNECTIONS``), the most requests one client has in flight.
+- ``unlimited``: no limit, 250 ms a call; its "capacity" is a batch's default
+  ``max_concurrency`` (64), the most one batch has in flight unless told otherwise.
 
 For each server and contender, N prompts are sent as one batch and timed. The physical limit is
 ``prompts / capacity`` (rounded up) ``x latency``: the server busy all the time, nothing
@@ -19,7 +19,9 @@ of its rate; a contender that loses prompts is timed on the ones it got answered
 lost (answered with an error: must be 0), and the overload answers (503 queue full, 429
 overloaded) the server counted on its side. Runs are interleaved (every contender once per
 round, in a rotated order) and reported as median [min-max] over the rounds. Each run uses a
-new client (nothing learnt from the previous run), after one warm-up call.
+new client after one warm-up call; the adaptive limit is kept per Space origin for the whole
+process, so runs after the first start from what the earlier ones learnt (as in a long-running
+program).
 
 Contenders: ``adaptive`` (``SpaceClient.abatch``, the adaptive limit, the default),
 ``fixed N`` (``abatch(adaptive=False, max_concurrency=N)``; before ``abatch`` exists, an
@@ -67,9 +69,12 @@ class Target:
         return math.ceil(prompts / self.capacity) * self.latency
 
 
-def targets() -> list[Target]:
-    from langchain_hf_spaces._constants import DEFAULT_MAX_CONNECTIONS
+BATCH_CAP = 64
+"""A batch's default ``max_concurrency``: the most it has in flight unless told otherwise, so
+the unlimited server's "capacity" (its physical limit is the client's, not the server's)."""
 
+
+def targets() -> list[Target]:
     return [
         Target(
             "gradio",
@@ -90,10 +95,10 @@ def targets() -> list[Target]:
         ),
         Target(
             "unlimited",
-            f"unlimited, 250 ms (capacity: the client's {DEFAULT_MAX_CONNECTIONS} connections)",
+            f"unlimited, 250 ms (capacity: a batch's default cap, {BATCH_CAP} in flight)",
             ("--unlimited", "--delay", "0.25"),
             0.25,
-            DEFAULT_MAX_CONNECTIONS,
+            BATCH_CAP,
             {"protocol": "generate"},
         ),
     ]
