@@ -10,6 +10,7 @@ and :meth:`_SpaceModelBase._variations_request`), so no LangChain module imports
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import logging
 import math
 import threading
@@ -231,8 +232,27 @@ def move_extra(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+_PRESIGNED = ("_generate", "_agenerate")
+"""Methods whose signature LangChain inspects on every call (does it take ``run_manager``?)."""
+
+
+def _presign(cls: type) -> None:
+    """Give ``cls``'s own :data:`_PRESIGNED` methods a precomputed ``__signature__``:
+    ``inspect.signature`` then skips re-deriving it from the code object (~30 us a call, the
+    largest single item of ``invoke`` in LangChain's layer). Subclasses get theirs too."""
+    for name in _PRESIGNED:
+        func = cls.__dict__.get(name)
+        if inspect.isfunction(func) and "__signature__" not in func.__dict__:
+            func.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+
+
 class _SpaceModelBase(BaseModel):
     """Fields and plumbing shared by the LLM and the chat model (no LangChain base class here)."""
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        _presign(cls)
 
     @classmethod
     def is_lc_serializable(cls) -> bool:

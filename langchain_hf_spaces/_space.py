@@ -9,9 +9,7 @@ import threading
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer, StreamChunk
@@ -39,6 +37,9 @@ from langchain_hf_spaces.config import SpaceConfig
 from langchain_hf_spaces.errors import HFSpacesError, SpaceNotFoundError, SpaceResponseError
 from langchain_hf_spaces.protocols._base import RequestSpec
 from langchain_hf_spaces.schema import SchemaLike, schema_to_model
+
+if TYPE_CHECKING:
+    import httpx  # annotations only: the transport imports it on first use
 
 __all__ = ["OnWait", "SpaceClient"]
 

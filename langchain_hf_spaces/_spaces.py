@@ -6,9 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces import _fallback
@@ -21,6 +19,9 @@ from langchain_hf_spaces._transport import HTTPPool
 from langchain_hf_spaces.config import SpacesSettings
 from langchain_hf_spaces.errors import SpacesDisabledError
 from langchain_hf_spaces.schema import SchemaLike
+
+if TYPE_CHECKING:
+    import httpx  # annotations only: the transport imports it on first use
 
 __all__ = ["SpacesClient"]
 

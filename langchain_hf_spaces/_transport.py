@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import ssl
 import threading
@@ -19,28 +20,49 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._flow import CallFlow, Close, Emit, Read, SpaceCore
 from langchain_hf_spaces._policy import Failed, Received, Send, Sleep, WaitEvent
-from langchain_hf_spaces._wire import (
-    ACCEPT_ENCODING,
-    _araw,
-    _budget,
-    _chunks,
-    _decoding,
-    _enforce_deadlines,
-    _page_left,
-    _past_deadline,
-    _raw,
-    _tighter,
-    failed,
-)
 
 __all__ = ["Done", "HTTPPool", "adrive", "aresult", "drive", "failed", "result"]
+
+
+class _Deferred:
+    """A module imported on first use: ``httpx`` (with httpcore and h11) is a fifth of the
+    package's import time, and a program that never calls a Space need not pay it. The first
+    attribute read imports the module and binds it in this one's globals in place of the
+    stand-in, so later reads are plain global lookups."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        module = importlib.import_module(self._name)
+        for key, value in list(globals().items()):
+            if value is self:
+                globals()[key] = module
+        return getattr(module, attr)
+
+
+if TYPE_CHECKING:
+    import httpx
+
+    from langchain_hf_spaces import _wire
+else:
+    httpx = _Deferred("httpx")
+    _wire = _Deferred("langchain_hf_spaces._wire")
+
+
+def failed(exc: httpx.HTTPError | httpx.InvalidURL) -> Failed:
+    """The one place httpx errors are translated (see ``_wire.failed``)."""
+    return _wire.failed(exc)
+
 
 _T = TypeVar("_T")
 OnWait = Callable[[WaitEvent], None]
@@ -94,15 +116,15 @@ class _SyncStream:
     def __init__(self, response: httpx.Response, cap: int, release: Callable[[], None]) -> None:
         self._response = response
         self._release: Callable[[], None] | None = release
-        decoding = _decoding(response)
+        decoding = _wire._decoding(response)
         self._chunks: Iterator[bytes | Failed] = (
             iter([decoding])
             if isinstance(decoding, Failed)
-            else _chunks(decoding, _raw(response), cap)
+            else _wire._chunks(decoding, _wire._raw(response), cap)
         )
 
     def read(self, budget: float | None) -> bytes | Failed | None:
-        with _budget(budget):
+        with _wire._budget(budget):
             try:
                 return next(self._chunks)
             except StopIteration:
@@ -124,9 +146,9 @@ class _AsyncStream:
 
     def __init__(self, response: httpx.Response, cap: int, release: Callable[[], None]) -> None:
         self._response = response
-        self._raw = _araw(response)
+        self._raw = _wire._araw(response)
         self._cap = cap
-        self._decoding = _decoding(response)
+        self._decoding = _wire._decoding(response)
         self._pending: Iterator[bytes | Failed] = iter(())
         self._release: Callable[[], None] | None = release
 
@@ -134,7 +156,7 @@ class _AsyncStream:
         decoding = self._decoding
         if isinstance(decoding, Failed):
             return decoding
-        with _budget(budget):
+        with _wire._budget(budget):
             while True:
                 piece = next(self._pending, None)
                 if piece is not None:
@@ -145,7 +167,7 @@ class _AsyncStream:
                     return None
                 except httpx.HTTPError as exc:
                     return failed(exc)
-                self._pending = _chunks(decoding, iter([raw]), self._cap)
+                self._pending = _wire._chunks(decoding, iter([raw]), self._cap)
 
     async def close(self) -> None:
         try:
@@ -188,7 +210,10 @@ def _timeout(core: SpaceCore, action: Send, budget: float | None) -> httpx.Timeo
     return httpx.Timeout(connect=connect, read=read, write=read, pool=pool)
 
 
+@functools.lru_cache(maxsize=256)
 def _origin(url: str) -> str:
+    """``scheme://host:port`` of a request's URL (cached: parsing it was a tenth of our own
+    per-call CPU, and a client sends to the same few URLs)."""
     u = httpx.URL(url)
     return f"{u.scheme}://{u.host}:{u.port or {'http': 80, 'https': 443}.get(u.scheme, 0)}"
 
@@ -273,7 +298,7 @@ class HTTPPool:
                     client = httpx.Client(
                         limits=_limits(), follow_redirects=False, verify=_ssl_context()
                     )
-                    _enforce_deadlines(client)
+                    _wire._enforce_deadlines(client)
                     self._sync[origin] = client
         return client
 
@@ -295,7 +320,7 @@ class HTTPPool:
                 client = httpx.AsyncClient(
                     limits=_limits(), follow_redirects=False, verify=_ssl_context()
                 )
-                _enforce_deadlines(client)
+                _wire._enforce_deadlines(client)
                 self._async[origin] = client
         return client
 
@@ -350,7 +375,7 @@ def _request(
         action.method,
         action.url,
         json=action.json,
-        headers={"accept-encoding": ACCEPT_ENCODING, **action.headers},
+        headers={"accept-encoding": _wire.ACCEPT_ENCODING, **action.headers},
         timeout=_timeout(core, action, budget),
     )
 
@@ -372,7 +397,7 @@ def _sync_send(
     cap = core.config.max_response_bytes
     budget = _left(action.budget, since)
     try:
-        with _budget(budget):
+        with _wire._budget(budget):
             try:
                 client = pool.sync(origin)
                 request = _request(client, core, action, budget)
@@ -382,16 +407,16 @@ def _sync_send(
                     held = False  # the stream keeps its place in the pool until it is closed
                     opened.append(stream)
                     return Received(response.status_code, response.headers, b"", stream)
-                page = _tighter(_page_left(action, response.status_code, since))
+                page = _wire._tighter(_wire._page_left(action, response.status_code, since))
                 try:
                     with page:
                         body = _Body(response, cap)
-                        decoding = _decoding(response)
+                        decoding = _wire._decoding(response)
                         if isinstance(decoding, Failed):
                             return decoding
                         if not body.oversize:
-                            for chunk in _chunks(decoding, _raw(response), cap):
-                                if _past_deadline():
+                            for chunk in _wire._chunks(decoding, _wire._raw(response), cap):
+                                if _wire._past_deadline():
                                     return page.failed("the answer was still arriving")
                                 if not body.add(chunk):
                                     break
@@ -429,7 +454,7 @@ async def _async_send(
     cap = core.config.max_response_bytes
     budget = _left(action.budget, since)
     try:
-        with _budget(budget):
+        with _wire._budget(budget):
             try:
                 client = pool.async_(origin)
                 request = _request(client, core, action, budget)
@@ -439,19 +464,19 @@ async def _async_send(
                     held = False
                     opened.append(stream)
                     return Received(response.status_code, response.headers, b"", stream)
-                page = _tighter(_page_left(action, response.status_code, since))
+                page = _wire._tighter(_wire._page_left(action, response.status_code, since))
                 try:
                     with page:
                         body = _Body(response, cap)
-                        decoding = _decoding(response)
+                        decoding = _wire._decoding(response)
                         if isinstance(decoding, Failed):
                             return decoding
                         if not body.oversize:
-                            async for raw in _araw(response):
-                                if _past_deadline():
+                            async for raw in _wire._araw(response):
+                                if _wire._past_deadline():
                                     return page.failed("the answer was still arriving")
                                 if not all(
-                                    body.add(c) for c in _chunks(decoding, iter([raw]), cap)
+                                    body.add(c) for c in _wire._chunks(decoding, iter([raw]), cap)
                                 ):
                                     break
                         return body.received()
