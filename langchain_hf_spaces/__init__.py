@@ -15,7 +15,12 @@ from langchain_hf_spaces.client import (
     SpacesClient,
     StreamChunk,
 )
-from langchain_hf_spaces.config import SpaceConfig, SpacesSettings, normalize_space_url
+from langchain_hf_spaces.config import (
+    SpaceConfig,
+    SpacesSettings,
+    SpaceVariant,
+    normalize_space_url,
+)
 from langchain_hf_spaces.errors import (
     HFSpacesError,
     SpaceAuthError,
@@ -93,6 +98,7 @@ __all__ = [
     "SpaceTierRouter",
     "SpaceTimeoutError",
     "SpaceUnavailableError",
+    "SpaceVariant",
     "SpaceVariationsRunnable",
     "SpacesClient",
     "SpacesDisabledError",

@@ -258,9 +258,10 @@ def apply_environment(
         value = parse_env_value(var, raw, schema.space[field])
         for name in names:
             tiers.setdefault(name, {})[field] = value
-    # A tier whose env vars exist but no URL anywhere is a mistake worth naming.
+    # A tier whose env vars exist but no URL anywhere is a mistake worth naming (a tier with
+    # variants may have its URLs there).
     for name, cfg in tiers.items():
-        if "url" not in cfg:
+        if "url" not in cfg and not cfg.get("variants"):
             raise SpaceConfigError(
                 f"tier {name!r} has settings but no url.",
                 tier=name,

@@ -33,6 +33,7 @@ EXPECTED = [
     "SpaceTierRouter",
     "SpaceTimeoutError",
     "SpaceUnavailableError",
+    "SpaceVariant",
     "SpaceVariationsRunnable",
     "SpacesClient",
     "SpacesDisabledError",
