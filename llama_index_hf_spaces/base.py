@@ -31,6 +31,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 
+from langchain_hf_spaces import _ab
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._chat_templates import DEFAULT_CHAT_TEMPLATE, chat_template
 from langchain_hf_spaces._params import (
@@ -44,6 +45,7 @@ from langchain_hf_spaces._params import (
     TopK,
     TopP,
 )
+from langchain_hf_spaces._transport import HTTPPool
 from langchain_hf_spaces.client import SpaceClient
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
 from langchain_hf_spaces.errors import (
@@ -77,6 +79,35 @@ _TEXT_PROTOCOLS = frozenset({"generate", "tgi", "gradio"})
 
 # Builds a copy's client once, when two threads first use the copy at the same time.
 _CLIENT_LOCK = threading.Lock()
+AB_KEY = "ab_key"
+
+
+def _clients(
+    config: SpaceConfig,
+    tier: str,
+    http_client: httpx.Client | None = None,
+    async_http_client: httpx.AsyncClient | None = None,
+    on_wait: Any = None,
+) -> tuple[SpaceClient, _ab.Split[SpaceClient] | None]:
+    """The client of ``config``; for a tier with A/B variants, the first variant's and the
+    split between all of them (on one connection pool)."""
+    variants = config.variant_configs()
+    if not variants:
+        client = SpaceClient(
+            config,
+            tier=tier,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            on_wait=on_wait,
+        )
+        return client, None
+    pool = HTTPPool(http_client, async_http_client)
+    arms = [
+        (name, weight, SpaceClient(cfg, tier=tier, on_wait=on_wait, variant=name, _pool=pool))
+        for name, weight, cfg in variants
+    ]
+    split = _ab.Split(tier, arms)
+    return split.arms[0].item, split
 
 
 @dataclass
@@ -207,6 +238,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     )
 
     _client: SpaceClient | None = PrivateAttr(default=None)
+    _ab_split: _ab.Split[SpaceClient] | None = PrivateAttr(default=None)
     _on_wait: Any = PrivateAttr(default=None)
     _space_limits: tuple[int | None, int | None] | None = PrivateAttr(default=None)
     _markers: tuple[str, ...] = PrivateAttr(default=())
@@ -276,11 +308,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             self._client = client
             self._on_wait = client.on_wait
         elif config is not None:
-            self._client = SpaceClient(
-                config,
-                tier=self.tier,
-                http_client=http_client,
-                async_http_client=async_http_client,
+            self._client, self._ab_split = _clients(
+                config, self.tier, http_client, async_http_client
             )
 
     @classmethod
@@ -290,7 +319,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     @field_serializer("space")
     def _serialize_space(self, space: SpaceConfig | None) -> dict[str, Any] | None:
         # Never serialise the token: a restored LLM reads it from token_env / HF_TOKEN.
-        return None if space is None else space.model_dump(mode="json", exclude={"token"})
+        hidden: Any = {"token": True, "variants": {"__all__": {"token"}}}
+        return None if space is None else space.model_dump(mode="json", exclude=hidden)
 
     # ------------------------------------------------------------------ copies
 
@@ -314,6 +344,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     def __setstate__(self, state: dict[str, Any]) -> None:
         private = {
             "_client": None,
+            "_ab_split": None,
             "_metadata_cache": None,
             **state.get("__pydantic_private__", {}),
         }
@@ -393,7 +424,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             with _CLIENT_LOCK:
                 client = self._client
                 if client is None:
-                    client = SpaceClient(self.space, tier=self.tier, on_wait=self._on_wait)
+                    client, self._ab_split = _clients(self.space, self.tier, on_wait=self._on_wait)
                     self._client = client
         if client is None or not self.enabled:
             raise SpacesDisabledError(
@@ -402,6 +433,14 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
                 url=self._url,
             )
         return client
+
+    def _pick(self, kwargs: dict[str, Any]) -> SpaceClient:
+        """The client that answers this call (``ab_key`` is taken out of ``kwargs``): for a
+        tier with A/B variants, the one ``ab_key`` lands on, or one at random by weight."""
+        client = self.client
+        key = _ab.check_key(kwargs.pop(AB_KEY, None), tier=self.tier)
+        split = self._ab_split
+        return client if split is None else split.pick(key).item
 
     def close(self) -> None:
         """Close the pooled sync connections of this LLM's client."""
@@ -417,7 +456,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_completion_callback
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -427,7 +466,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -435,7 +474,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_chat_callback
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        client = self.client
+        client = self._pick(kwargs)
         client.resolve_protocol()  # an `auto` Space may turn out to be chat-native
         plan = self._plan(client, messages, kwargs)
         if plan.native:
@@ -446,7 +485,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_chat_callback
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        client = self.client
+        client = self._pick(kwargs)
         client.resolve_protocol()
         plan = self._plan(client, messages, kwargs)
         if plan.native:
@@ -461,7 +500,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -471,7 +510,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -479,7 +518,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_chat_callback
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        client = self.client
+        client = self._pick(kwargs)
         await client.aresolve_protocol()
         plan = self._plan(client, messages, kwargs)
         if plan.native:
@@ -492,7 +531,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        client = self.client
+        client = self._pick(kwargs)
         await client.aresolve_protocol()
         plan = self._plan(client, messages, kwargs)
         if plan.native:

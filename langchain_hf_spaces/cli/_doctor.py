@@ -79,16 +79,22 @@ class TierResult:
     error: str | None = None
     error_type: str | None = None
     hint: str | None = None
+    variant: str | None = None
+    """The tier's A/B variant checked (a tier with variants gets one result per variant)."""
 
     @property
     def ok(self) -> bool:
         return all(c.status != "fail" for c in self.checks)
 
+    @property
+    def label(self) -> str:
+        return self.tier if self.variant is None else f"{self.tier}/{self.variant}"
+
     def summary(self) -> str:
         if self.ok:
             ms = f"{(self.latency or 0) * 1000:.0f} ms"
-            return f"{self.tier:<12} OK    {self.url}  ({self.protocol}, {ms})"
-        return f"{self.tier:<12} FAIL  {self.url}  {self.error_type}: {self.error}"
+            return f"{self.label:<12} OK    {self.url}  ({self.protocol}, {ms})"
+        return f"{self.label:<12} FAIL  {self.url}  {self.error_type}: {self.error}"
 
 
 def _token_source(cfg: SpaceConfig) -> tuple[str, bool]:
@@ -256,9 +262,13 @@ def _network_checks(cfg: SpaceConfig) -> tuple[list[Check], bool]:
 
 
 def _doctor_tier(
-    tier: str, cfg: SpaceConfig, wake_timeout: float | None, progress: WaitProgress
+    tier: str,
+    cfg: SpaceConfig,
+    wake_timeout: float | None,
+    progress: WaitProgress,
+    variant: str | None = None,
 ) -> TierResult:
-    result = TierResult(tier=tier, url=cfg.url)
+    result = TierResult(tier=tier, url=cfg.url, variant=variant)
     checks, reachable = _network_checks(cfg)
     result.checks.extend(checks)
     source, has_token = _token_source(cfg)
@@ -270,7 +280,7 @@ def _doctor_tier(
         result.error = failed.detail
         result.hint = failed.hint
         return result
-    with SpaceClient(cfg, tier=tier, on_wait=progress) as client:
+    with SpaceClient(cfg, tier=tier, on_wait=progress, variant=variant) as client:
         result.checks.append(_hub_check(client))
         try:
             report = client.test_connection(wake_timeout=wake_timeout)
@@ -446,14 +456,20 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
         with wait_progress(console) as progress:
             for name in names:
                 cfg = settings.tiers[name]
-                if not args.json:
-                    console.print(f"\nTier {name}")
-                    console.out.flush()
-                result = _doctor_tier(name, cfg, args.wake_timeout, progress)
-                results.append(result)
-                if not args.json:
-                    _print_checks(console, result.checks)
-                    console.out.flush()
+                # A tier with A/B variants: each variant is checked as a Space of its own.
+                variants: list[tuple[str | None, float, SpaceConfig]] = [
+                    *cfg.variant_configs()
+                ] or [(None, 0.0, cfg)]
+                for variant, weight, vcfg in variants:
+                    if not args.json:
+                        share = f", variant {variant} (weight {weight:g})" if variant else ""
+                        console.print(f"\nTier {name}{share}")
+                        console.out.flush()
+                    result = _doctor_tier(name, vcfg, args.wake_timeout, progress, variant)
+                    results.append(result)
+                    if not args.json:
+                        _print_checks(console, result.checks)
+                        console.out.flush()
     elif not args.json:
         console.print("Settings")
         _print_checks(console, checks)
@@ -466,6 +482,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
             "tiers": [
                 {
                     "tier": r.tier,
+                    "variant": r.variant,
                     "url": r.url,
                     "ok": r.ok,
                     "protocol": r.protocol,
