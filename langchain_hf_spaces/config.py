@@ -626,6 +626,15 @@ class SpaceConfig(BaseModel):
         if not self.variants:
             return self
         resolved = [_resolve_variant(self._base_settings(), v) for v in self.variants]
+        # A variant's own url is kept normalised, like the tier's (with the Space id it named).
+        normalised = tuple(
+            v.model_copy(update={"url": cfg.url, "space_id": cfg.space_id})
+            if v.url is not None and v.url != cfg.url
+            else v
+            for v, cfg in zip(self.variants, resolved, strict=True)
+        )
+        if normalised != self.variants:
+            object.__setattr__(self, "variants", normalised)  # still validating: frozen after
         if self.url not in {cfg.url for cfg in resolved}:
             raise SpaceConfigError(
                 f"url {self.url} is not the Space of any variant, so the tier's own Space "
@@ -637,7 +646,9 @@ class SpaceConfig(BaseModel):
         return self
 
     def _base_settings(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"variants"})
+        # Only the fields set: a variant keeps knowing which defaults were left alone (a GPU
+        # Space's longer wake_timeout applies only when wake_timeout was not set).
+        return self.model_dump(exclude={"variants"}, exclude_unset=True)
 
     def variant_configs(self) -> list[tuple[str, float, SpaceConfig]]:
         """``(name, weight, config)`` of each variant, in order: the config is this one's

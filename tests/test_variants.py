@@ -563,3 +563,21 @@ async def test_llama_index_async_takes_the_key(live: dict[str, LocalSpace]) -> N
         reply = await llm.achat([ChatMessage(role="user", content="hi")], ab_key=key)
         assert reply.additional_kwargs["variant"] == chosen
     await llm.aclose()
+
+
+def test_the_settings_page_keeps_a_tiers_variants() -> None:
+    from langchain_hf_spaces.cli._ui._form import apply_form
+
+    raw = {
+        "version": 1,
+        "tiers": {"base": {"protocol": "tgi", "variants": [{"url": "acme/a"}, "acme/b"]}},
+    }
+    form = {"tiers": [{"name": "base", "values": {"protocol": "tgi", "read_timeout": "9"}}]}
+    result = apply_form(raw, form)
+    assert result.errors == {} and result.settings is not None
+    base = result.settings.tiers["base"]
+    assert [c.url for _, _, c in base.variant_configs()] == [
+        "https://acme-a.hf.space",
+        "https://acme-b.hf.space",
+    ]
+    assert {c.read_timeout for _, _, c in base.variant_configs()} == {9.0}
