@@ -61,7 +61,7 @@ def check_key(key: object, *, tier: str | None = None) -> str | None:
 def bucket(tier: str, key: str) -> float:
     """Where ``key`` falls in ``[0, 1)`` for ``tier``: the first 8 bytes of
     ``sha256(tier + NUL + key)``, as a fraction of 2**64. Stable across processes."""
-    digest = hashlib.sha256(f"{tier}\0{key}".encode()).digest()
+    digest = hashlib.sha256(f"{tier}\0{key}".encode("utf-8", "surrogatepass")).digest()
     return int.from_bytes(digest[:8], "big") / _SCALE
 
 

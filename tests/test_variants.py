@@ -52,7 +52,9 @@ def tolerance(p: float, n: int) -> float:
 
 # ------------------------------------------------------------------------------ the choice
 tiers = st.from_regex(r"[a-z][a-z0-9_-]{0,12}", fullmatch=True)
-ab_keys = st.text(min_size=1, max_size=40).filter(lambda k: k.strip() != "")
+ab_keys = st.text(st.characters(exclude_categories=()), min_size=1, max_size=40).filter(
+    lambda k: k.strip() != ""
+)
 
 
 @given(tier=tiers, key=ab_keys, weights=st.lists(st.integers(1, 100), min_size=2, max_size=5))
@@ -581,3 +583,13 @@ def test_the_settings_page_keeps_a_tiers_variants() -> None:
         "https://acme-b.hf.space",
     ]
     assert {c.read_timeout for _, _, c in base.variant_configs()} == {9.0}
+
+
+def test_a_single_space_client_refuses_ab_key(live: dict[str, LocalSpace]) -> None:
+    from langchain_hf_spaces import SpaceClient
+
+    client = SpaceClient(SpaceConfig(url=live["a"].url))
+    with pytest.raises(SpaceInputError, match="ab_key chooses between the A/B variants"):
+        client.complete("hi", ab_key="user-42")
+    client.close()
+    assert live["a"].requests == []
