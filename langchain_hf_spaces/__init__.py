@@ -18,7 +18,12 @@ from langchain_hf_spaces.client import (
     SpacesClient,
     StreamChunk,
 )
-from langchain_hf_spaces.config import SpaceConfig, SpacesSettings, normalize_space_url
+from langchain_hf_spaces.config import (
+    SpaceConfig,
+    SpacesSettings,
+    SpaceVariant,
+    normalize_space_url,
+)
 from langchain_hf_spaces.errors import (
     HFSpacesError,
     SpaceAuthError,
@@ -99,6 +104,7 @@ __all__ = [
     "SpaceTierRouter",
     "SpaceTimeoutError",
     "SpaceUnavailableError",
+    "SpaceVariant",
     "SpaceVariationsRunnable",
     "SpacesClient",
     "SpacesDisabledError",

@@ -105,10 +105,17 @@ class ConnectionReport:
     stage: str | None = None
     """The Space's runtime stage as the Hub reported it (when its Space id is known)."""
     hardware: str | None = None
+    variant: str | None = None
+    """The tier's A/B variant this report is about (one report per variant)."""
+
+    @property
+    def label(self) -> str:
+        """``tier``, or ``tier/variant`` for a variant of a tier's A/B split."""
+        return self.tier if self.variant is None else f"{self.tier}/{self.variant}"
 
     def summary(self) -> str:
         """One line: ``base  OK  https://...  123 ms`` or the error."""
         if self.ok:
             ms = f"{(self.latency or 0) * 1000:.0f} ms"
-            return f"{self.tier:<12} OK    {self.url}  ({self.protocol}, {ms})"
-        return f"{self.tier:<12} FAIL  {self.url}  {self.error_type}: {self.error}"
+            return f"{self.label:<12} OK    {self.url}  ({self.protocol}, {ms})"
+        return f"{self.label:<12} FAIL  {self.url}  {self.error_type}: {self.error}"

@@ -1,9 +1,10 @@
-"""Falling back to the base tier, for every kind of call.
+"""Falling back to other variants of a tier and to the base tier, for every kind of call.
 
-``SpacesClient._route`` decides whom to ask, in order (the tier, then the base tier when
-``fallback_to_base`` allows it); these four walkers — plain, async, stream, async stream — only
+``SpacesClient._route`` decides whom to ask, in order (the tier's chosen variant, its other
+variants when ``fallback_between_variants`` allows it, then the base tier when
+``fallback_to_base`` does); these four walkers — plain, async, stream, async stream — only
 try each in turn on an availability error (``errors.AVAILABILITY_ERRORS``). A stream falls back
-only while nothing was yielded. The answer from the fallback says so in ``fallback_from``.
+only while nothing was yielded. The answer from a fallback says so in ``fallback_from``.
 """
 
 from __future__ import annotations
@@ -28,8 +29,27 @@ Route = Sequence[tuple["SpaceClient", "str | None"]]
 """Clients to ask in order, each with the ``fallback_from`` its answer reports."""
 
 
-def _falling_back(asked: str | None, exc: HFSpacesError) -> None:
-    logger.warning("tier %r: answering from the base tier: it failed: %s", asked, exc.message)
+def _label(client: SpaceClient) -> str:
+    return client.tier if client.variant is None else f"{client.tier}/{client.variant}"
+
+
+def _falling_back(route: Route, failed: int, exc: HFSpacesError) -> None:
+    here, there = route[failed][0], route[failed + 1][0]
+    if here.tier != there.tier:
+        logger.warning(
+            "tier %r: answering from the base tier: %s failed: %s",
+            here.tier,
+            _label(here),
+            exc.message,
+        )
+    else:
+        logger.warning(
+            "tier %r: answering from variant %r: %s failed: %s",
+            here.tier,
+            there.variant,
+            _label(here),
+            exc.message,
+        )
 
 
 def marked(value: _T, fallback_from: str | None) -> _T:
@@ -45,21 +65,21 @@ def marked(value: _T, fallback_from: str | None) -> _T:
 
 
 def call(route: Route, asked: str | None, fn: Callable[[SpaceClient], _T]) -> _T:
-    for client, _ in route[:-1]:
+    for i, (client, fallback_from) in enumerate(route[:-1]):
         try:
-            return fn(client)
+            return marked(fn(client), fallback_from)
         except AVAILABILITY_ERRORS as exc:
-            _falling_back(asked, exc)
+            _falling_back(route, i, exc)
     client, fallback_from = route[-1]
     return marked(fn(client), fallback_from)
 
 
 async def acall(route: Route, asked: str | None, fn: Callable[[SpaceClient], Awaitable[_T]]) -> _T:
-    for client, _ in route[:-1]:
+    for i, (client, fallback_from) in enumerate(route[:-1]):
         try:
-            return await fn(client)
+            return marked(await fn(client), fallback_from)
         except AVAILABILITY_ERRORS as exc:
-            _falling_back(asked, exc)
+            _falling_back(route, i, exc)
     client, fallback_from = route[-1]
     return marked(await fn(client), fallback_from)
 
@@ -67,17 +87,17 @@ async def acall(route: Route, asked: str | None, fn: Callable[[SpaceClient], Awa
 def stream(
     route: Route, asked: str | None, fn: Callable[[SpaceClient], Iterator[StreamChunk]]
 ) -> Iterator[StreamChunk]:
-    for client, _ in route[:-1]:
+    for i, (client, fallback_from) in enumerate(route[:-1]):
         started = False
         try:
             for chunk in fn(client):
                 started = True
-                yield chunk
+                yield marked(chunk, fallback_from)
             return
         except AVAILABILITY_ERRORS as exc:
             if started:
                 raise
-            _falling_back(asked, exc)
+            _falling_back(route, i, exc)
     client, fallback_from = route[-1]
     for chunk in fn(client):
         yield marked(chunk, fallback_from)
@@ -86,17 +106,17 @@ def stream(
 async def astream(
     route: Route, asked: str | None, fn: Callable[[SpaceClient], AsyncIterator[StreamChunk]]
 ) -> AsyncIterator[StreamChunk]:
-    for client, _ in route[:-1]:
+    for i, (client, fallback_from) in enumerate(route[:-1]):
         started = False
         try:
             async for chunk in fn(client):
                 started = True
-                yield chunk
+                yield marked(chunk, fallback_from)
             return
         except AVAILABILITY_ERRORS as exc:
             if started:
                 raise
-            _falling_back(asked, exc)
+            _falling_back(route, i, exc)
     client, fallback_from = route[-1]
     async for chunk in fn(client):
         yield marked(chunk, fallback_from)

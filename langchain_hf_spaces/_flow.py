@@ -482,6 +482,7 @@ class SpaceCore:
             "revision": self.config.revision,
             "stage": runtime.stage if runtime is not None else None,
             "hardware": runtime.hardware if runtime is not None else None,
+            "variant": self.variant,
         }
         notes = []
         if self.config.protocol == "auto" and self.protocol is not None:

@@ -65,6 +65,15 @@ def validate_parameters(
     for name, value in parameters.items():
         if value is None:
             continue
+        if name == "ab_key":  # never sent: it chooses between a tier's A/B variants
+            raise SpaceInputError(
+                "ab_key chooses between the A/B variants of a tier, and a SpaceClient is one "
+                "Space: it would be sent to the Space as a generation parameter.",
+                tier=tier,
+                url=url,
+                hint="Pass ab_key to SpacesClient (or the LangChain / LlamaIndex models), which "
+                "know the tier's variants.",
+            )
         if name == "stop":
             stops = [value] if isinstance(value, str) else value
             if not isinstance(stops, (list, tuple)) or not all(

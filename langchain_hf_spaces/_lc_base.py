@@ -16,7 +16,7 @@ import math
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any, Literal
@@ -35,6 +35,7 @@ from pydantic import (
 )
 from typing_extensions import Self
 
+from langchain_hf_spaces import _ab
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._inputs import render_prompt
 from langchain_hf_spaces._keys import PROMPT_KEYS
@@ -126,13 +127,46 @@ def _ident(value: Any) -> Any:
 
 
 def _make(
-    cfg: SpaceConfig, tier: str, client: SpaceClient | None, changed: bool, profile: str | None
+    cfg: SpaceConfig,
+    tier: str,
+    client: SpaceClient | None,
+    changed: bool,
+    profile: str | None = None,
+    variant: str | None = None,
 ) -> Any:
     """The client for ``cfg``: ``client`` itself, a client on its pool, or a new one (the
     pool is passed in by :class:`_Shared`), labelled with the settings' ``profile``."""
     if client is not None:
         return client.with_config(cfg, tier=tier) if changed else client
-    return lambda pool: SpaceClient(cfg, tier=tier, profile=profile, _pool=pool)
+    return lambda pool: SpaceClient(cfg, tier=tier, profile=profile, variant=variant, _pool=pool)
+
+
+AB_KEY = "ab_key"
+"""The call keyword and ``configurable`` key naming the user or session of an A/B split."""
+
+
+def with_ab_key(config: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the ``ab_key`` of ``config["configurable"]`` when the call gave none
+    (LangChain hands a model's ``_generate`` the call's kwargs, not its config)."""
+    if AB_KEY in kwargs or not config:
+        return kwargs
+    key = (config.get("configurable") or {}).get(AB_KEY)
+    return kwargs if key is None else {**kwargs, AB_KEY: key}
+
+
+def has_ab_keys(configs: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether any of a batch's configs names an ``ab_key`` (then each input is run with its
+    own config, so each gets its own variant)."""
+    return any((c.get("configurable") or {}).get(AB_KEY) is not None for c in configs)
+
+
+def ab_key(kwargs: Mapping[str, Any]) -> Any:
+    """The call's A/B key: ``ab_key=`` given to the call, else
+    ``config={"configurable": {"ab_key": ...}}`` of the run (``None`` when neither)."""
+    if kwargs.get(AB_KEY) is not None:
+        return kwargs[AB_KEY]
+    outer = var_child_runnable_config.get()
+    return (outer or {}).get("configurable", {}).get(AB_KEY)
 
 
 class _Shared:
@@ -195,6 +229,8 @@ class _Derived:
     public: dict[str, Any]
     derived: dict[str, Any]
     shared: _Shared
+    split: _ab.Split[SpaceClient] | None = None
+    """The tier's A/B variants (``client`` is the first), when it has some."""
 
 
 def move_extra(cls: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
@@ -317,6 +353,7 @@ class _SpaceModelBase(BaseModel):
     """Internal: what the Space fields were derived from, shared by the model's copies."""
 
     _client: SpaceClient | None = PrivateAttr(default=None)
+    _split: _ab.Split[SpaceClient] | None = PrivateAttr(default=None)
     _key: tuple[Any, ...] | None = PrivateAttr(default=None)
     _disabled_tier: str | None = PrivateAttr(default=None)
     _token_count_source: str | None = PrivateAttr(default=None)
@@ -345,6 +382,21 @@ class _SpaceModelBase(BaseModel):
     def _resolve_space(self) -> Self:
         self._bind(self._derive())
         return self
+
+    # ``config={"configurable": {"ab_key": ...}}`` reaches the call as the ``ab_key`` kwarg.
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        return super().invoke(input, config, **with_ab_key(config, kwargs))  # type: ignore[misc]
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        return await super().ainvoke(  # type: ignore[misc]
+            input, config, **with_ab_key(config, kwargs)
+        )
+
+    def stream(self, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
+        return super().stream(input, config, **with_ab_key(config, kwargs))  # type: ignore[misc,no-any-return]
+
+    def astream(self, input: Any, config: Any = None, **kwargs: Any) -> AsyncIterator[Any]:
+        return super().astream(input, config, **with_ab_key(config, kwargs))  # type: ignore[misc,no-any-return]
 
     # ------------------------------------------------------------------ the Space in use
     def _space_key(self) -> tuple[Any, ...]:
@@ -430,9 +482,13 @@ class _SpaceModelBase(BaseModel):
             *(_ident(getattr(self, name)) for name in _OTHER_KEY_FIELDS),
         )
         keep = tuple(getattr(self, n) for n in _OTHER_KEY_FIELDS)  # alive while cached by id
-        made = shared.client(
-            cache_key, keep, lambda: _make(cfg, tier, client, bool(overrides), profile)
-        )
+        split = self._variant_split(cfg, tier, overrides, shared, cache_key, keep, profile)
+        if split is not None:
+            made = split.arms[0].item
+        else:
+            made = shared.client(
+                cache_key, keep, lambda: _make(cfg, tier, client, bool(overrides), profile)
+            )
         public = {
             "tier": tier,
             "space_url": cfg.url,
@@ -441,10 +497,42 @@ class _SpaceModelBase(BaseModel):
             "revision": cfg.revision,
         }
         derived.update({n: v for n, v in public.items() if given[n] is None})
-        return _Derived(made, None, public, derived, shared)
+        return _Derived(made, None, public, derived, shared, split)
+
+    def _variant_split(
+        self,
+        cfg: SpaceConfig,
+        tier: str,
+        overrides: Mapping[str, Any],
+        shared: _Shared,
+        cache_key: tuple[Any, ...],
+        keep: tuple[Any, ...],
+        profile: str | None = None,
+    ) -> _ab.Split[SpaceClient] | None:
+        """The clients of the tier's A/B variants (``None`` without variants). This model's
+        own settings (timeout, max_retries, model, token...) apply to every variant."""
+        if self.client is not None:
+            return None
+        if self.spaces is not None:  # cfg is then its first variant's: take the tier's own
+            cfg = self.spaces.settings.tiers.get(tier, cfg)
+        if not cfg.variants:
+            return None
+        arms: list[tuple[str, float, SpaceClient]] = []
+        for name, weight, vcfg in cfg.variant_configs():
+            if overrides:
+                vcfg = vcfg.updated(**overrides)
+            theirs = self.spaces.space(tier, variant=name) if self.spaces is not None else None
+
+            def make(
+                vcfg: SpaceConfig = vcfg, theirs: SpaceClient | None = theirs, name: str = name
+            ) -> Any:
+                return _make(vcfg, tier, theirs, bool(overrides), profile, name)
+
+            arms.append((name, weight, shared.client((*cache_key, "variant", name), keep, make)))
+        return _ab.Split(tier, arms)
 
     def _bind(self, d: _Derived) -> None:
-        self._client, self._disabled_tier = d.client, d.disabled_tier
+        self._client, self._disabled_tier, self._split = d.client, d.disabled_tier, d.split
         # Public fields describe the Space in use (identifying params, traces, serialisation);
         # the binding remembers which of them were derived, so a copy made from these fields
         # (configurable_fields, model_copy) derives them again for its own tier.
@@ -474,6 +562,15 @@ class _SpaceModelBase(BaseModel):
             )
         return client
 
+    def _pick(self, kwargs: Mapping[str, Any]) -> SpaceClient:
+        """The client that answers this call: for a tier with A/B variants, the variant the
+        call's ``ab_key`` (kwarg, else ``configurable``) lands on, or one at random by weight."""
+        client = self._space()
+        split = self._split
+        if split is None:
+            return client
+        return split.pick(_ab.check_key(ab_key(kwargs), tier=self.tier)).item
+
     @property
     def space_client(self) -> SpaceClient:
         """The :class:`SpaceClient` this model calls now (derived from its fields)."""
@@ -495,7 +592,7 @@ class _SpaceModelBase(BaseModel):
         in the copy."""
         state = super().__getstate__()
         private = dict(state.get("__pydantic_private__") or {})
-        private.update(_client=None, _key=None)
+        private.update(_client=None, _split=None, _key=None)
         state["__pydantic_private__"] = private
         return state
 
@@ -548,6 +645,8 @@ class _SpaceModelBase(BaseModel):
         forwarded = (outer or {}).get("configurable", {}).get("x_ip_token")
         if forwarded is not None and "x_ip_token" not in kwargs:
             params["x_ip_token"] = forwarded
+        if AB_KEY in kwargs:  # chooses the A/B variant (see _pick); not sent to the Space
+            kwargs = {k: v for k, v in kwargs.items() if k != AB_KEY}
         if kwargs:
             if "max_tokens" in kwargs:
                 kwargs = dict(kwargs)

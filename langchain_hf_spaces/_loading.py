@@ -248,12 +248,18 @@ def profile_from_env(env: Mapping[str, str]) -> str | None:
 
 
 def stores_tokens(data: Mapping[str, Any]) -> bool:
-    """Whether a settings dict stores a token, in a tier or in a profile's tier."""
+    """Whether a settings dict stores a token, in a tier (or one of its A/B variants) or in a
+    profile's tier."""
+
+    def in_tier(t: Any) -> bool:
+        variants = t.get("variants") or () if isinstance(t, Mapping) else ()
+        return isinstance(t, Mapping) and (
+            bool(t.get("token"))
+            or any(isinstance(v, Mapping) and bool(v.get("token")) for v in variants)
+        )
 
     def in_tiers(tiers: Any) -> bool:
-        return isinstance(tiers, Mapping) and any(
-            isinstance(t, Mapping) and bool(t.get("token")) for t in tiers.values()
-        )
+        return isinstance(tiers, Mapping) and any(in_tier(t) for t in tiers.values())
 
     profiles = data.get("profiles")
     return in_tiers(data.get("tiers")) or (
@@ -315,9 +321,10 @@ def apply_environment(
         value = parse_env_value(var, raw, schema.space[field])
         for name in names:
             tiers.setdefault(name, {})[field] = value
-    # A tier whose env vars exist but no URL anywhere is a mistake worth naming.
+    # A tier whose env vars exist but no URL anywhere is a mistake worth naming (a tier with
+    # variants may have its URLs there).
     for name, cfg in tiers.items():
-        if "url" not in cfg:
+        if "url" not in cfg and not cfg.get("variants"):
             raise SpaceConfigError(
                 f"tier {name!r} has settings but no url.",
                 tier=name,

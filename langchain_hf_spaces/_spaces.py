@@ -8,16 +8,16 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from langchain_hf_spaces import _ab, _fallback
 from langchain_hf_spaces import _constants as C
-from langchain_hf_spaces import _fallback
 from langchain_hf_spaces._answers import ConnectionReport, SpaceAnswer, StreamChunk
 from langchain_hf_spaces._cache import ResponseCache
 from langchain_hf_spaces._observe import CallObserver, default_observers
 from langchain_hf_spaces._space import OnWait, SpaceClient
 from langchain_hf_spaces._stats import SpacesStats, StatsSnapshot
 from langchain_hf_spaces._transport import HTTPPool
-from langchain_hf_spaces.config import SpacesSettings
-from langchain_hf_spaces.errors import SpacesDisabledError
+from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
+from langchain_hf_spaces.errors import SpaceConfigError, SpacesDisabledError
 from langchain_hf_spaces.schema import SchemaLike
 
 if TYPE_CHECKING:
@@ -44,12 +44,21 @@ class SpacesClient:
             ``[]``: none); the client's own :class:`SpacesStats` (:meth:`stats`) always watches.
         cache: a response cache shared by every tier (:class:`~langchain_hf_spaces.MemoryCache`,
             :class:`~langchain_hf_spaces.SQLiteCache`); off by default.
+        fallback_between_variants: for a tier with A/B ``variants``, when the chosen variant
+            is unavailable, ask the tier's other variants (heaviest first) before giving up or
+            falling back to the base tier. Off by default. The answer's ``variant`` names the
+            variant that answered and ``fallback_from`` the one chosen (``"tier/variant"``).
+
+    A tier with ``variants`` sends each call to one of them by weight; pass ``ab_key=`` (a user
+    or session id) to any call to make the choice sticky: one key, one variant, in every process
+    (see :mod:`langchain_hf_spaces._ab`). Without a key the choice is random by weight.
 
     .. code-block:: python
 
         spaces = SpacesClient(settings)
         spaces.generate("Your prompt")                      # default tier
         spaces.generate("Your prompt", tier="company")
+        spaces.generate("Your prompt", ab_key="user-42")   # sticky A/B variant
         await spaces.agenerate("Your prompt", context={"industry": "healthcare"})
         for report in spaces.test_connection():
             print(report.summary())
@@ -65,9 +74,11 @@ class SpacesClient:
         on_wait: OnWait | None = None,
         observers: Sequence[CallObserver] | None = None,
         cache: ResponseCache | None = None,
+        fallback_between_variants: bool = False,
     ) -> None:
         self.settings = SpacesSettings.load() if settings is None else settings
         self.fallback_to_base = fallback_to_base
+        self.fallback_between_variants = fallback_between_variants
         self._on_wait = on_wait
         self._pool = HTTPPool(http_client, async_http_client)
         self._given_observers = observers
@@ -75,18 +86,32 @@ class SpacesClient:
         chosen = default_observers() if observers is None else list(observers)
         self._observers: list[CallObserver] = [*chosen, self._stats]
         self._cache = cache
-        self._spaces: dict[str, SpaceClient] = {
-            name: SpaceClient(
-                cfg,
-                tier=name,
-                on_wait=on_wait,
-                profile=self.settings.profile,
-                observers=self._observers,
-                cache=cache,
-                _pool=self._pool,
-            )
-            for name, cfg in self.settings.tiers.items()
-        }
+        self._spaces: dict[str, SpaceClient] = {}
+        self._splits: dict[str, _ab.Split[SpaceClient]] = {}
+        """Tiers with variants: their variants' clients (``_spaces`` holds the first)."""
+        for name, cfg in self.settings.tiers.items():
+            self._add_tier(name, cfg)
+
+    def _client_for(self, cfg: SpaceConfig, tier: str, variant: str | None = None) -> SpaceClient:
+        """The one place this client makes a :class:`SpaceClient`."""
+        return SpaceClient(
+            cfg,
+            tier=tier,
+            on_wait=self._on_wait,
+            profile=self.settings.profile,
+            variant=variant,
+            observers=self._observers,
+            cache=self._cache,
+            _pool=self._pool,
+        )
+
+    def _add_tier(self, name: str, cfg: SpaceConfig) -> SpaceClient:
+        variants = cfg.variant_configs()
+        if not variants:
+            return self._spaces.setdefault(name, self._client_for(cfg, name))
+        arms = [(v, w, self._client_for(c, name, v)) for v, w, c in variants]
+        split = self._splits.setdefault(name, _ab.Split(name, arms))
+        return self._spaces.setdefault(name, split.arms[0].item)
 
     # Copies (deepcopy, pickle, cloudpickle) keep the settings and options; the copy opens its
     # own connections, lazily (clients of yours passed as http_client are not copied).
@@ -97,6 +122,7 @@ class SpacesClient:
             "on_wait": self._on_wait,
             "observers": self._given_observers,
             "cache": self._cache,
+            "fallback_between_variants": self.fallback_between_variants,
         }
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
@@ -106,6 +132,7 @@ class SpacesClient:
             on_wait=state["on_wait"],
             observers=state.get("observers"),
             cache=state.get("cache"),
+            fallback_between_variants=state.get("fallback_between_variants", False),
         )
 
     def __repr__(self) -> str:
@@ -131,8 +158,11 @@ class SpacesClient:
         """Configured tier names."""
         return list(self._spaces)
 
-    def space(self, tier: str | None = None) -> SpaceClient:
-        """The :class:`SpaceClient` of ``tier`` (default tier when ``None``)."""
+    def space(self, tier: str | None = None, *, variant: str | None = None) -> SpaceClient:
+        """The :class:`SpaceClient` of ``tier`` (default tier when ``None``).
+
+        For a tier with A/B variants: the client of ``variant`` (default: the first variant);
+        :meth:`variant_for` says which one a call with a given ``ab_key`` goes to."""
         if not self.settings.enabled:
             raise SpacesDisabledError(
                 "Hugging Face Spaces are disabled (enabled = false).", tier=tier
@@ -141,27 +171,60 @@ class SpacesClient:
         client = self._spaces.get(name)
         if client is None:
             cfg = self.settings.space(name)  # raises the SpaceConfigError naming the tier
-            client = self._spaces.setdefault(
-                name,
-                SpaceClient(
-                    cfg,
-                    tier=name,
-                    on_wait=self._on_wait,
-                    profile=self.settings.profile,
-                    observers=self._observers,
-                    cache=self._cache,
-                    _pool=self._pool,
-                ),
-            )
-        return client
+            client = self._add_tier(name, cfg)
+        if variant is None:
+            return client
+        split = self._splits.get(name)
+        for arm in split.arms if split is not None else ():
+            if arm.name == variant:
+                return arm.item
+        raise SpaceConfigError(
+            f"tier {name!r} has no variant {variant!r} "
+            f"(its variants: {', '.join(split.names) if split else 'none'}).",
+            tier=name,
+            url=client.config.url,
+            hint="Name one of the tier's variants, or add it to [tiers.<tier>] variants.",
+        )
+
+    def variants(self, tier: str | None = None) -> dict[str, SpaceClient]:
+        """The A/B variants of ``tier`` by name (empty for a tier without variants)."""
+        name = self.settings.default_tier if tier is None else tier
+        self.space(name)  # an unknown tier fails here
+        split = self._splits.get(name)
+        return {arm.name: arm.item for arm in split.arms} if split is not None else {}
+
+    def variant_for(self, ab_key: str, tier: str | None = None) -> str | None:
+        """The variant of ``tier`` that answers calls made with ``ab_key`` (no request is
+        sent); ``None`` for a tier without variants. The same on every run and machine."""
+        name = self.settings.default_tier if tier is None else tier
+        self.space(name)
+        split = self._splits.get(name)
+        if split is None:
+            return None
+        return split.pick(_ab.check_key(ab_key, tier=name)).name
 
     # ------------------------------------------------------------ fallback
-    def _route(self, tier: str | None) -> list[tuple[SpaceClient, str | None]]:
+    def _tier_route(self, name: str, key: str | None) -> list[SpaceClient]:
+        """The clients of a configured tier to ask in turn: its chosen variant, then its other
+        variants when ``fallback_between_variants`` (just the tier's client without variants)."""
+        split = self._splits.get(name)
+        if split is None:
+            return [self._spaces[name]]
+        order = [arm.item for arm in split.order(key)]
+        return order if self.fallback_between_variants else order[:1]
+
+    def _route(
+        self, tier: str | None, ab_key: str | None = None
+    ) -> list[tuple[SpaceClient, str | None]]:
         """Whom to ask, in order, each with the ``fallback_from`` to report (no I/O).
 
-        The one place the fallback rule lives; the drivers below only walk this list.
+        The one place the fallback rule lives; the drivers below only walk this list:
+        the chosen variant, the tier's other variants (``fallback_between_variants``), the base
+        tier (``fallback_to_base``; its own variant chosen by the same key). ``fallback_from``
+        names what was asked: the tier, or ``"tier/variant"`` when the tier has variants.
         """
         name = self.settings.default_tier if tier is None else tier
+        key = _ab.check_key(ab_key, tier=name)
         may_fall_back = (
             self.fallback_to_base
             and self.settings.enabled
@@ -169,12 +232,20 @@ class SpacesClient:
             and C.DEFAULT_TIER in self._spaces
         )
         if not may_fall_back:
-            return [(self.space(name), None)]
-        base = (self._spaces[C.DEFAULT_TIER], name)
+            self.space(name)  # disabled, or not configured: the typed error
+            own = self._tier_route(name, key)
+            asked = name if own[0].variant is None else f"{name}/{own[0].variant}"
+            return [(c, None if i == 0 else asked) for i, c in enumerate(own)]
+        base = self._tier_route(C.DEFAULT_TIER, key)
         if name not in self._spaces:
             logger.warning("tier %r: answering from the base tier: it is not configured", name)
-            return [base]
-        return [(self._spaces[name], None), base]
+            return [(c, name) for c in base]
+        own = self._tier_route(name, key)
+        asked = name if own[0].variant is None else f"{name}/{own[0].variant}"
+        return [
+            *((c, None if i == 0 else asked) for i, c in enumerate(own)),
+            *((c, asked) for c in base),
+        ]
 
     # ------------------------------------------------------------------ sync
     def generate(
@@ -182,21 +253,28 @@ class SpacesClient:
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> str:
-        """The guide's ``generate(prompt, tier, context)``."""
-        return self.complete(prompt, tier, context, **parameters).text
+        """The guide's ``generate(prompt, tier, context)``.
+
+        ``ab_key`` (every call method takes it): a user or session id that makes a tier's A/B
+        variant choice sticky; without it the variant is chosen at random by weight."""
+        return self.complete(prompt, tier, context, ab_key=ab_key, **parameters).text
 
     def complete(
         self,
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> SpaceAnswer:
         """Like :meth:`generate`, returning the text with its metadata."""
         return _fallback.call(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.complete(prompt, context=context, **parameters),
         )
@@ -206,10 +284,12 @@ class SpacesClient:
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> Iterator[str]:
         """Stream the answer of ``tier`` in text chunks (see :meth:`SpaceClient.stream`)."""
-        for chunk in self.stream_chunks(prompt, tier, context, **parameters):
+        for chunk in self.stream_chunks(prompt, tier, context, ab_key=ab_key, **parameters):
             if chunk.text:
                 yield chunk.text
 
@@ -218,11 +298,13 @@ class SpacesClient:
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> Iterator[StreamChunk]:
         """Like :meth:`stream`, with the final :class:`SpaceAnswer` on the last chunk."""
         return _fallback.stream(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.stream_chunks(prompt, context=context, **parameters),
         )
@@ -233,12 +315,14 @@ class SpacesClient:
         schema: SchemaLike,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """The guide's ``generateStructure(prompt, schema)``; see
         :meth:`SpaceClient.generate_structure`."""
         return _fallback.call(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.generate_structure(prompt, schema, context=context, **kwargs),
         )
@@ -249,12 +333,14 @@ class SpacesClient:
         n: int,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **kwargs: Any,
     ) -> list[Any]:
         """The guide's ``generateVariations(prompt, n, tier)``; see
         :meth:`SpaceClient.generate_variations`."""
         return _fallback.call(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.generate_variations(prompt, n, context=context, **kwargs),
         )
@@ -262,9 +348,18 @@ class SpacesClient:
     def test_connection(
         self, tier: str | None = None, *, wake_timeout: float | None = None
     ) -> list[ConnectionReport]:
-        """Test Connection for ``tier``, or for every configured tier when ``None``."""
+        """Test Connection for ``tier``, or for every configured tier when ``None``; a tier with
+        A/B variants gets one report per variant (``report.variant`` names it)."""
+        return [c.test_connection(wake_timeout=wake_timeout) for c in self._tested(tier)]
+
+    def _tested(self, tier: str | None) -> list[SpaceClient]:
         names = [tier] if tier is not None else self.tiers
-        return [self.space(n).test_connection(wake_timeout=wake_timeout) for n in names]
+        clients = []
+        for name in names:
+            first = self.space(name)
+            split = self._splits.get(name)
+            clients.extend([arm.item for arm in split.arms] if split is not None else [first])
+        return clients
 
     def close(self) -> None:
         self._pool.close()
@@ -283,21 +378,25 @@ class SpacesClient:
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> str:
         """Async :meth:`generate`."""
-        return (await self.acomplete(prompt, tier, context, **parameters)).text
+        return (await self.acomplete(prompt, tier, context, ab_key=ab_key, **parameters)).text
 
     async def acomplete(
         self,
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> SpaceAnswer:
         """Async :meth:`complete`."""
         answer: SpaceAnswer = await _fallback.acall(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.acomplete(prompt, context=context, **parameters),
         )
@@ -308,10 +407,12 @@ class SpacesClient:
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> AsyncIterator[str]:
         """Async :meth:`stream`."""
-        async for chunk in self.astream_chunks(prompt, tier, context, **parameters):
+        async for chunk in self.astream_chunks(prompt, tier, context, ab_key=ab_key, **parameters):
             if chunk.text:
                 yield chunk.text
 
@@ -320,11 +421,13 @@ class SpacesClient:
         prompt: str,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **parameters: Any,
     ) -> AsyncIterator[StreamChunk]:
         """Async :meth:`stream_chunks`."""
         return _fallback.astream(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.astream_chunks(prompt, context=context, **parameters),
         )
@@ -335,11 +438,13 @@ class SpacesClient:
         schema: SchemaLike,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Async :meth:`generate_structure`."""
         return await _fallback.acall(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.agenerate_structure(prompt, schema, context=context, **kwargs),
         )
@@ -350,11 +455,13 @@ class SpacesClient:
         n: int,
         tier: str | None = None,
         context: Mapping[str, Any] | None = None,
+        *,
+        ab_key: str | None = None,
         **kwargs: Any,
     ) -> list[Any]:
         """Async :meth:`generate_variations`."""
         results: list[Any] = await _fallback.acall(
-            self._route(tier),
+            self._route(tier, ab_key),
             tier,
             lambda s: s.agenerate_variations(prompt, n, context=context, **kwargs),
         )
@@ -364,10 +471,9 @@ class SpacesClient:
         self, tier: str | None = None, *, wake_timeout: float | None = None
     ) -> list[ConnectionReport]:
         """Async :meth:`test_connection`; tiers are tested concurrently."""
-        names = [tier] if tier is not None else self.tiers
         return list(
             await asyncio.gather(
-                *(self.space(n).atest_connection(wake_timeout=wake_timeout) for n in names)
+                *(c.atest_connection(wake_timeout=wake_timeout) for c in self._tested(tier))
             )
         )
 

@@ -123,6 +123,8 @@ class _Request:
     tool_names: list[str] = field(default_factory=list)
     parse_tools: bool = False
     """Text protocol with tools bound: the reply is parsed for tool calls."""
+    chat_native: bool = False
+    """The Space (the A/B variant chosen) takes OpenAI messages as they are."""
 
 
 class _StreamAssembler:
@@ -181,7 +183,9 @@ class _StreamAssembler:
         metadata: dict[str, Any] = {}
         usage = None
         if self.answer is not None:
-            metadata = self.model._response_metadata(self.answer, cut=self.cutter.done)
+            metadata = self.model._response_metadata(
+                self.answer, cut=self.cutter.done, native=self.req.chat_native
+            )
             usage = usage_metadata(self.answer)
         message = AIMessageChunk(
             content=content,
@@ -274,9 +278,14 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         return client.is_chat_native
 
     def _prepare(
-        self, messages: list[BaseMessage], stop: list[str] | None, kwargs: dict[str, Any]
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        kwargs: dict[str, Any],
+        client: SpaceClient | None = None,
     ) -> tuple[SpaceClient, _Request]:
-        client = self._space()
+        if client is None:
+            client = self._pick(kwargs)
         kwargs = dict(kwargs)
         kwargs.pop("ls_structured_output_format", None)
         tools: list[dict[str, Any]] | None = kwargs.pop("tools", None) or None
@@ -300,6 +309,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                 tools=tools,
                 tool_choice=openai_tool_choice(choice) if choice is not None else None,
                 tool_names=names,
+                chat_native=True,
             )
         if client.takes_messages and not tools and response_format is None:
             # A Gradio chat app applies its own chat template: send it the conversation.
@@ -329,11 +339,11 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
             parse_tools=bool(tools) and choice is not None and choice.mode != "none",
         )
 
-    def _response_metadata(self, answer: SpaceAnswer, *, cut: bool) -> dict[str, Any]:
+    def _response_metadata(self, answer: SpaceAnswer, *, cut: bool, native: bool) -> dict[str, Any]:
         info = answer_info(answer, cut=cut)
         info["model_provider"] = LS_PROVIDER
         info["model_name"] = self.revision or answer.url
-        if not self._is_native(self._space()):
+        if not native:
             info["chat_template"] = self._template.name
         return info
 
@@ -350,7 +360,7 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
             tool_calls=calls,
             invalid_tool_calls=invalid,
             usage_metadata=usage_metadata(answer),
-            response_metadata=self._response_metadata(answer, cut=cut),
+            response_metadata=self._response_metadata(answer, cut=cut, native=req.chat_native),
         )
 
     # ------------------------------------------------------------------ generation
@@ -367,8 +377,9 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                 merged = chunk if merged is None else merged + chunk
             assert merged is not None
             return ChatResult(generations=[_chunk_to_generation(merged)])
-        self._space().resolve_protocol()  # an `auto` Space may turn out to be chat-native
-        client, req = self._prepare(messages, stop, kwargs)
+        client = self._pick(kwargs)
+        client.resolve_protocol()  # an `auto` Space may turn out to be chat-native
+        client, req = self._prepare(messages, stop, kwargs, client)
         if req.native:
             answer: SpaceAnswer = client.chat(
                 req.messages, tools=req.tools, tool_choice=req.tool_choice, **req.params
@@ -390,8 +401,9 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
                 merged = chunk if merged is None else merged + chunk
             assert merged is not None
             return ChatResult(generations=[_chunk_to_generation(merged)])
-        await self._space().aresolve_protocol()
-        client, req = self._prepare(messages, stop, kwargs)
+        client = self._pick(kwargs)
+        await client.aresolve_protocol()
+        client, req = self._prepare(messages, stop, kwargs, client)
         if req.native:
             answer: SpaceAnswer = await client.achat(
                 req.messages, tools=req.tools, tool_choice=req.tool_choice, **req.params
@@ -407,8 +419,9 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        self._space().resolve_protocol()
-        client, req = self._prepare(messages, stop, kwargs)
+        client = self._pick(kwargs)
+        client.resolve_protocol()
+        client, req = self._prepare(messages, stop, kwargs, client)
         source: Iterator[StreamChunk]
         if req.native:
             source = client.chat_stream_chunks(
@@ -437,8 +450,9 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        await self._space().aresolve_protocol()
-        client, req = self._prepare(messages, stop, kwargs)
+        client = self._pick(kwargs)
+        await client.aresolve_protocol()
+        client, req = self._prepare(messages, stop, kwargs, client)
         source: AsyncIterator[StreamChunk]
         if req.native:
             source = client.achat_stream_chunks(

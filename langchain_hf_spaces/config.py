@@ -48,7 +48,7 @@ from pydantic import (
 )
 
 from langchain_hf_spaces import _constants as C
-from langchain_hf_spaces import _loading
+from langchain_hf_spaces import _loading, _variants
 from langchain_hf_spaces._loading import (
     clean_token,
     closest,
@@ -57,10 +57,12 @@ from langchain_hf_spaces._loading import (
     migrate_settings_dict,
     read_settings_file,
 )
+from langchain_hf_spaces._variants import SpaceVariant
 from langchain_hf_spaces.errors import SpaceConfigError
 
 __all__ = [
     "SpaceConfig",
+    "SpaceVariant",
     "SpacesSettings",
     "TokenProvider",
     "hub_endpoint",
@@ -320,6 +322,12 @@ class SpaceConfig(BaseModel):
             errors, 429 and 5xx, with exponential backoff; a longer ``Retry-After`` is not waited.
         wake_timeout, wake_poll_interval: how long to wait for a sleeping Space, how often to look.
         max_response_bytes, max_prompt_chars: size caps on answers and prompts.
+        variants: an A/B split of the tier: :class:`SpaceVariant` entries (or tables, or
+            plain URLs), each answering a share of the calls by ``weight`` and inheriting every
+            other setting of this config. With variants, ``url`` may be left out when every
+            variant has its own (it is then the first variant's); a variant without a url
+            uses this ``url``. A ``url`` that no variant uses is refused, so the tier's Space
+            never silently drops out of the split. See ``docs/ab-tests.md``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, defer_build=True)
@@ -350,6 +358,7 @@ class SpaceConfig(BaseModel):
     )
     max_response_bytes: int = Field(default=C.DEFAULT_MAX_RESPONSE_BYTES, gt=0, allow_inf_nan=False)
     max_prompt_chars: int = Field(default=C.DEFAULT_MAX_PROMPT_CHARS, gt=0, allow_inf_nan=False)
+    variants: tuple[SpaceVariant, ...] = ()
 
     _token_provider: TokenProvider | None = PrivateAttr(default=None)
 
@@ -396,6 +405,8 @@ class SpaceConfig(BaseModel):
         # The one place a URL is normalised: on the input (an existing SpaceConfig passing
         # through SpacesSettings is not normalised again). It needs allow_insecure_http, a later
         # field. A SpaceConfigError raised here reaches the caller as it is, hint included.
+        if isinstance(data, Mapping) and data.get("url") in (None, "") and data.get("variants"):
+            data = _variants.url_from_variants(data)
         if isinstance(data, Mapping) and isinstance(data.get("url"), str):
             try:
                 insecure = _BOOL.validate_python(data.get("allow_insecure_http", False))
@@ -413,6 +424,55 @@ class SpaceConfig(BaseModel):
                     hint="Give one of them, or make them name the same Space.",
                 )
         return data
+
+    @field_validator("variants")
+    @classmethod
+    def _name_variants(cls, value: tuple[SpaceVariant, ...]) -> tuple[SpaceVariant, ...]:
+        return _variants.named(value)
+
+    @model_validator(mode="after")
+    def _check_variants(self) -> SpaceConfig:
+        if not self.variants:
+            return self
+        resolved = [_variants.resolve(self._base_settings(), v) for v in self.variants]
+        # A variant's own url is kept normalised, like the tier's (with the Space id it named).
+        normalised = tuple(
+            v.model_copy(update={"url": cfg.url, "space_id": cfg.space_id})
+            if v.url is not None and v.url != cfg.url
+            else v
+            for v, cfg in zip(self.variants, resolved, strict=True)
+        )
+        if normalised != self.variants:
+            object.__setattr__(self, "variants", normalised)  # still validating: frozen after
+        if self.url not in {cfg.url for cfg in resolved}:
+            raise SpaceConfigError(
+                f"url {self.url} is not the Space of any variant, so the tier's own Space "
+                "would never be called.",
+                url=self.url,
+                hint="Add it as a variant (a variant without url uses the tier's, e.g. "
+                "variants = [{weight = 90}, {url = ..., weight = 10}]), or remove url.",
+            )
+        return self
+
+    def _base_settings(self) -> dict[str, Any]:
+        # Only the fields set: a variant keeps knowing which defaults were left alone (a GPU
+        # Space's longer wake_timeout applies only when wake_timeout was not set).
+        return self.model_dump(exclude={"variants"}, exclude_unset=True)
+
+    def variant_configs(self) -> list[tuple[str, float, SpaceConfig]]:
+        """``(name, weight, config)`` of each variant, in order: the config is this one's
+        settings with the variant's on top (and no variants). Empty without variants. A
+        token provider of this config is inherited by variants without a token of their own."""
+        base = self._base_settings()
+        out: list[tuple[str, float, SpaceConfig]] = []
+        for v in self.variants:
+            cfg = _variants.resolve(base, v)
+            if self._token_provider is not None and not (
+                {"token", "token_env"} & v.overrides().keys()
+            ):
+                cfg._token_provider = self._token_provider
+            out.append((v.name or "", v.weight, cfg))
+        return out
 
     @field_validator("space_id", mode="before")
     @classmethod
@@ -790,6 +850,8 @@ def _tier_table(cfg: SpaceConfig | Mapping[str, Any], include_tokens: bool) -> d
         if field in entry or field in _SECRET_FIELDS or value in (None, info.default):
             continue
         entry[field] = value
+    if cfg.variants:
+        entry["variants"] = [_variants.toml_entry(v, include_tokens) for v in cfg.variants]
     if include_tokens and cfg.token is not None:
         entry["token"] = cfg.token.get_secret_value()
     return entry

@@ -47,6 +47,7 @@ from langchain_hf_spaces._lc_base import (
     _SpaceModelBase,
     aclose_stream,
     answer_info,
+    has_ab_keys,
 )
 from langchain_hf_spaces.client import SpaceAnswer
 from langchain_hf_spaces.errors import SpaceInputError
@@ -178,7 +179,8 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
     def _variations_request(self, value: Any, parameters: Mapping[str, Any]) -> VariationsRequest:
         prompt = self._convert_input(value).to_string()
         params = self._call_params(None, parameters)
-        return VariationsRequest(self._space(), prompt, params, tuple(params.get("stop", ())))
+        client = self._pick(parameters)
+        return VariationsRequest(client, prompt, params, tuple(params.get("stop", ())))
 
     # ------------------------------------------------------------------ one prompt
     def _complete_one(
@@ -191,7 +193,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         if self.streaming:
             return self._merge(self._stream(prompt, stop, run_manager, **kwargs))
         params = self._call_params(stop, kwargs)
-        answer = self._space().complete(prompt, **params)
+        answer = self._pick(kwargs).complete(prompt, **params)
         return self._to_generation(answer, params.get("stop"))
 
     async def _acomplete_one(
@@ -205,7 +207,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
             chunks = [c async for c in self._astream(prompt, stop, run_manager, **kwargs)]
             return self._merge(iter(chunks))
         params = self._call_params(stop, kwargs)
-        answer = await self._space().acomplete(prompt, **params)
+        answer = await self._pick(kwargs).acomplete(prompt, **params)
         return self._to_generation(answer, params.get("stop"))
 
     @staticmethod
@@ -328,10 +330,12 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
             return []
         configs = get_config_list(config, len(inputs))
         limit = configs[0].get("max_concurrency")
-        if return_exceptions:
+        if return_exceptions or has_ab_keys(configs):  # per-input configs: one invoke each
             width = limit or min(len(inputs), DEFAULT_BATCH_CONCURRENCY)
             per_item: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
-            return Runnable.batch(self, inputs, per_item, return_exceptions=True, **kwargs)
+            return Runnable.batch(
+                self, inputs, per_item, return_exceptions=return_exceptions, **kwargs
+            )
         token = _BATCH_LIMIT.set(limit)
         try:
             unlimited: list[RunnableConfig] = [{**c, "max_concurrency": None} for c in configs]
@@ -352,8 +356,10 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
             return []
         configs = get_config_list(config, len(inputs))
         limit = configs[0].get("max_concurrency")
-        if return_exceptions:
-            return await Runnable.abatch(self, inputs, configs, return_exceptions=True, **kwargs)
+        if return_exceptions or has_ab_keys(configs):  # per-input configs: one invoke each
+            return await Runnable.abatch(
+                self, inputs, configs, return_exceptions=return_exceptions, **kwargs
+            )
         token = _BATCH_LIMIT.set(limit)
         try:
             unlimited: list[RunnableConfig] = [{**c, "max_concurrency": None} for c in configs]
@@ -372,7 +378,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         params = self._call_params(stop, kwargs)
         cutter = MarkerCutter(params.get("stop") or ())
         answer: SpaceAnswer | None = None
-        for piece in self._space().stream_chunks(prompt, **params):
+        for piece in self._pick(kwargs).stream_chunks(prompt, **params):
             if piece.answer is not None:
                 answer = piece.answer
             text = cutter.feed(piece.text)
@@ -395,7 +401,7 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         params = self._call_params(stop, kwargs)
         cutter = MarkerCutter(params.get("stop") or ())
         answer: SpaceAnswer | None = None
-        stream = self._space().astream_chunks(prompt, **params)
+        stream = self._pick(kwargs).astream_chunks(prompt, **params)
         try:
             async for piece in stream:
                 if piece.answer is not None:

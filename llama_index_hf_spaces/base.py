@@ -31,6 +31,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.types import PydanticProgramMode
 
+from langchain_hf_spaces import _ab
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._cache import ResponseCache
 from langchain_hf_spaces._chat_templates import DEFAULT_CHAT_TEMPLATE, chat_template
@@ -45,6 +46,7 @@ from langchain_hf_spaces._params import (
     TopK,
     TopP,
 )
+from langchain_hf_spaces._transport import HTTPPool
 from langchain_hf_spaces.client import SpaceClient
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
 from langchain_hf_spaces.errors import (
@@ -78,6 +80,51 @@ _TEXT_PROTOCOLS = frozenset({"generate", "tgi", "gradio"})
 
 # Builds a copy's client once, when two threads first use the copy at the same time.
 _CLIENT_LOCK = threading.Lock()
+AB_KEY = "ab_key"
+
+
+def _clients(
+    config: SpaceConfig,
+    tier: str,
+    http_client: httpx.Client | None = None,
+    async_http_client: httpx.AsyncClient | None = None,
+    on_wait: Any = None,
+    profile: str | None = None,
+    cache: ResponseCache | None = None,
+) -> tuple[SpaceClient, _ab.Split[SpaceClient] | None]:
+    """The client of ``config``; for a tier with A/B variants, the first variant's and the
+    split between all of them (on one connection pool)."""
+    variants = config.variant_configs()
+    if not variants:
+        client = SpaceClient(
+            config,
+            tier=tier,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            on_wait=on_wait,
+            profile=profile,
+            cache=cache,
+        )
+        return client, None
+    pool = HTTPPool(http_client, async_http_client)
+    arms = [
+        (
+            name,
+            weight,
+            SpaceClient(
+                cfg,
+                tier=tier,
+                on_wait=on_wait,
+                profile=profile,
+                variant=name,
+                cache=cache,
+                _pool=pool,
+            ),
+        )
+        for name, weight, cfg in variants
+    ]
+    split = _ab.Split(tier, arms)
+    return split.arms[0].item, split
 
 
 @dataclass
@@ -209,6 +256,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     )
 
     _client: SpaceClient | None = PrivateAttr(default=None)
+    _ab_split: _ab.Split[SpaceClient] | None = PrivateAttr(default=None)
     _on_wait: Any = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
     _cache: Any = PrivateAttr(default=None)
@@ -291,12 +339,12 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             self._client = client
             self._on_wait = client.on_wait
         elif config is not None:
-            self._client = SpaceClient(
+            self._client, self._ab_split = _clients(
                 config,
-                tier=self.tier,
+                self.tier,
+                http_client,
+                async_http_client,
                 profile=profile,
-                http_client=http_client,
-                async_http_client=async_http_client,
                 cache=cache,
             )
 
@@ -307,7 +355,8 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     @field_serializer("space")
     def _serialize_space(self, space: SpaceConfig | None) -> dict[str, Any] | None:
         # Never serialise the token: a restored LLM reads it from token_env / HF_TOKEN.
-        return None if space is None else space.model_dump(mode="json", exclude={"token"})
+        hidden: Any = {"token": True, "variants": {"__all__": {"token"}}}
+        return None if space is None else space.model_dump(mode="json", exclude=hidden)
 
     # ------------------------------------------------------------------ copies
 
@@ -333,6 +382,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     def __setstate__(self, state: dict[str, Any]) -> None:
         private = {
             "_client": None,
+            "_ab_split": None,
             "_metadata_cache": None,
             "_cache": None,
             **state.get("__pydantic_private__", {}),
@@ -413,9 +463,9 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
             with _CLIENT_LOCK:
                 client = self._client
                 if client is None:
-                    client = SpaceClient(
+                    client, self._ab_split = _clients(
                         self.space,
-                        tier=self.tier,
+                        self.tier,
                         on_wait=self._on_wait,
                         profile=self._profile,
                         cache=self._cache,
@@ -428,6 +478,14 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
                 url=self._url,
             )
         return client
+
+    def _pick(self, kwargs: dict[str, Any]) -> SpaceClient:
+        """The client that answers this call (``ab_key`` is taken out of ``kwargs``): for a
+        tier with A/B variants, the one ``ab_key`` lands on, or one at random by weight."""
+        client = self.client
+        key = _ab.check_key(kwargs.pop(AB_KEY, None), tier=self.tier)
+        split = self._ab_split
+        return client if split is None else split.pick(key).item
 
     def close(self) -> None:
         """Close the pooled sync connections of this LLM's client."""
@@ -443,7 +501,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_completion_callback
     def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -453,7 +511,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     def stream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseGen:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -461,7 +519,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_chat_callback
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        client = self.client
+        client = self._pick(kwargs)
         client.resolve_protocol()  # an `auto` Space may turn out to be chat-native
         plan = self._plan(client, messages, kwargs)
         if plan.native:
@@ -472,7 +530,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_chat_callback
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        client = self.client
+        client = self._pick(kwargs)
         client.resolve_protocol()
         plan = self._plan(client, messages, kwargs)
         if plan.native:
@@ -487,7 +545,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     async def acomplete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponse:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -497,7 +555,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        client = self.client
+        client = self._pick(kwargs)
         if not formatted and self.completion_to_prompt is not None:
             prompt = self.completion_to_prompt(prompt)
         context, params = self._split(kwargs)
@@ -505,7 +563,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
 
     @_chat_callback
     async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        client = self.client
+        client = self._pick(kwargs)
         await client.aresolve_protocol()
         plan = self._plan(client, messages, kwargs)
         if plan.native:
@@ -518,7 +576,7 @@ class HuggingFaceSpaceLLM(FunctionCallingLLM):
     async def astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        client = self.client
+        client = self._pick(kwargs)
         await client.aresolve_protocol()
         plan = self._plan(client, messages, kwargs)
         if plan.native:

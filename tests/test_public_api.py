@@ -36,6 +36,7 @@ EXPECTED = [
     "SpaceTierRouter",
     "SpaceTimeoutError",
     "SpaceUnavailableError",
+    "SpaceVariant",
     "SpaceVariationsRunnable",
     "SpacesClient",
     "SpacesDisabledError",

@@ -49,6 +49,8 @@ def _value(text: str) -> Any:
         return REQUIRED
     if text == "unset":
         return None
+    if text == "none":  # an empty list
+        return ()
     if text in ("true", "false"):
         return text == "true"
     if m := re.fullmatch(r"(\d+) MiB", text):

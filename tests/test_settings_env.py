@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic.fields import FieldInfo
 
-from langchain_hf_spaces import SpaceConfig, SpaceConfigError, SpacesSettings
+from langchain_hf_spaces import SpaceConfig, SpaceConfigError, SpacesSettings, SpaceVariant
 from langchain_hf_spaces._loading import OTHER_ENV, parse_env_value, split_env_var
 from langchain_hf_spaces.config import _schema
 
@@ -46,6 +46,13 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "wake_poll_interval": ("2.5", 2.5),
     "max_response_bytes": ("1024", 1024),
     "max_prompt_chars": ("5000", 5000),
+    "variants": (
+        '[{"weight": 3}, {"url": "acme/b", "weight": 1}]',
+        (
+            SpaceVariant(name="a", weight=3),
+            SpaceVariant(name="b", url="https://acme-b.hf.space", space_id="acme/b", weight=1),
+        ),
+    ),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from langchain_hf_spaces import SpaceConfig, SpaceConfigError, SpacesSettings
+from langchain_hf_spaces import SpaceConfig, SpaceConfigError, SpacesSettings, SpaceVariant
 from langchain_hf_spaces import config as config_module
 
 URL = "https://acme-base.hf.space"
@@ -183,6 +183,10 @@ NON_DEFAULT: dict[str, Any] = {
     "wake_poll_interval": 2.5,
     "max_response_bytes": 1024,
     "max_prompt_chars": 5000,
+    "variants": (
+        SpaceVariant(name="a", weight=3.0),
+        SpaceVariant(name="b", weight=1.0, url="http://llm.internal:8001", revision="r8"),
+    ),
 }
 
 

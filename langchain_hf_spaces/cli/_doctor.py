@@ -80,16 +80,22 @@ class TierResult:
     error: str | None = None
     error_type: str | None = None
     hint: str | None = None
+    variant: str | None = None
+    """The tier's A/B variant checked (a tier with variants gets one result per variant)."""
 
     @property
     def ok(self) -> bool:
         return all(c.status != "fail" for c in self.checks)
 
+    @property
+    def label(self) -> str:
+        return self.tier if self.variant is None else f"{self.tier}/{self.variant}"
+
     def summary(self) -> str:
         if self.ok:
             ms = f"{(self.latency or 0) * 1000:.0f} ms"
-            return f"{self.tier:<12} OK    {self.url}  ({self.protocol}, {ms})"
-        return f"{self.tier:<12} FAIL  {self.url}  {self.error_type}: {self.error}"
+            return f"{self.label:<12} OK    {self.url}  ({self.protocol}, {ms})"
+        return f"{self.label:<12} FAIL  {self.url}  {self.error_type}: {self.error}"
 
 
 def _token_source(cfg: SpaceConfig) -> tuple[str, bool]:
@@ -262,8 +268,9 @@ def _doctor_tier(
     wake_timeout: float | None,
     progress: WaitProgress,
     profile: str | None = None,
+    variant: str | None = None,
 ) -> TierResult:
-    result = TierResult(tier=tier, url=cfg.url, profile=profile)
+    result = TierResult(tier=tier, url=cfg.url, profile=profile, variant=variant)
     checks, reachable = _network_checks(cfg)
     result.checks.extend(checks)
     source, has_token = _token_source(cfg)
@@ -275,7 +282,7 @@ def _doctor_tier(
         result.error = failed.detail
         result.hint = failed.hint
         return result
-    with SpaceClient(cfg, tier=tier, on_wait=progress, profile=profile) as client:
+    with SpaceClient(cfg, tier=tier, on_wait=progress, profile=profile, variant=variant) as client:
         result.checks.append(_hub_check(client))
         try:
             report = client.test_connection(wake_timeout=wake_timeout)
@@ -472,14 +479,22 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
         with wait_progress(console) as progress:
             for name in names:
                 cfg = settings.tiers[name]
-                if not args.json:
-                    console.print(f"\nTier {name}{_of_profile(settings.profile)}")
-                    console.out.flush()
-                result = _doctor_tier(name, cfg, args.wake_timeout, progress, settings.profile)
-                results.append(result)
-                if not args.json:
-                    _print_checks(console, result.checks)
-                    console.out.flush()
+                # A tier with A/B variants: each variant is checked as a Space of its own.
+                variants: list[tuple[str | None, float, SpaceConfig]] = [
+                    *cfg.variant_configs()
+                ] or [(None, 0.0, cfg)]
+                for variant, weight, vcfg in variants:
+                    if not args.json:
+                        share = f", variant {variant} (weight {weight:g})" if variant else ""
+                        console.print(f"\nTier {name}{share}{_of_profile(settings.profile)}")
+                        console.out.flush()
+                    result = _doctor_tier(
+                        name, vcfg, args.wake_timeout, progress, settings.profile, variant
+                    )
+                    results.append(result)
+                    if not args.json:
+                        _print_checks(console, result.checks)
+                        console.out.flush()
     elif not args.json:
         console.print("Settings")
         _print_checks(console, checks)
@@ -494,6 +509,7 @@ def cmd_doctor(args: argparse.Namespace, console: Console) -> int:
                 {
                     "tier": r.tier,
                     "profile": r.profile,
+                    "variant": r.variant,
                     "url": r.url,
                     "ok": r.ok,
                     "protocol": r.protocol,

@@ -192,6 +192,7 @@ def _entry(name: str, form: Mapping[str, Any], old: Mapping[str, Any]) -> dict[s
     if (
         "url" not in entry
         and "token" not in entry
+        and not entry.get("variants")  # A/B variants (kept as the file has them)
         and all(_is_default(k, entry.get(k)) for k in _NAMES)
     ):
         return None  # an empty card (a select still shows its default): no such tier
@@ -210,12 +211,13 @@ def _field_errors(entry: Mapping[str, Any]) -> tuple[dict[str, str], str]:
     insecure = str(entry.get("allow_insecure_http", "")).lower() in ("true", "1")
     normalised = ""
     try:
-        _check_url(str(url))
-        normalised = normalize_space_url(str(url), allow_insecure_http=insecure)
+        if url or not entry.get("variants"):  # a tier of variants may leave url to them
+            _check_url(str(url))
+            normalised = normalize_space_url(str(url), allow_insecure_http=insecure)
     except (SpaceConfigError, ValueError) as exc:
         errors["url"] = _message(exc)
     for key, value in entry.items():
-        if key == "url":
+        if key in ("url", "variants"):  # variants are checked with the other fields
             continue
         # space_id is checked against the url it goes with; any other field stands alone
         base = str(url) if key == "space_id" and normalised else _PLACEHOLDER_URL
