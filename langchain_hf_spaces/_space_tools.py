@@ -14,7 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from langchain_hf_spaces._flow import CallFlow, SpaceCore, _read_stream, _typed, call_timeout
 from langchain_hf_spaces._policy import Deadline
@@ -42,7 +44,7 @@ from langchain_hf_spaces.protocols.gradio import (
     submit_request,
 )
 
-__all__ = ["SpaceAPI", "SpaceEndpoints", "SpaceLike", "space_client"]
+__all__ = ["SpaceAPI", "SpaceEndpoints", "SpaceLike", "space_client", "spec_model"]
 
 logger = logging.getLogger("langchain_hf_spaces")
 
@@ -199,6 +201,13 @@ class SpaceEndpoints:
             self.api = await self.client._arun(describe_flow(self.client._core))
         return self.api
 
+    def spec(self, api: SpaceAPI, api_name: str) -> ToolSpec:
+        """The tool of ``api_name``; a typed error naming the app's APIs when it has none."""
+        try:
+            return api.tool(api_name)
+        except ProtocolError as exc:
+            raise self.client._core.error(exc) from None
+
     def call(self, api_name: str, arguments: Mapping[str, Any]) -> SpaceToolResult:
         """Call ``api_name`` with the tool's ``arguments`` (``timeout=`` is the call's limit)."""
         core = self.client._core
@@ -208,3 +217,44 @@ class SpaceEndpoints:
         """Async :meth:`call`."""
         core = self.client._core
         return await self.client._arun(_typed(core, _call(core, self, api_name, arguments)))
+
+
+_JSON_TYPES: dict[str, Any] = {"string": str, "integer": int, "number": float, "boolean": bool}
+
+
+def _annotation(schema: Mapping[str, Any]) -> Any:
+    enum = schema.get("enum")
+    if isinstance(enum, list) and enum:
+        return Literal[tuple(enum)]
+    if schema.get("type") == "array":
+        items = schema.get("items")
+        return list[_annotation(items) if isinstance(items, Mapping) else Any]  # type: ignore[misc]
+    return _JSON_TYPES.get(str(schema.get("type")), Any)
+
+
+def spec_model(spec: ToolSpec) -> type[BaseModel]:
+    """The tool's arguments as a pydantic model made at runtime (for frameworks that want one,
+    such as LlamaIndex's ``ToolMetadata.fn_schema``): types, enums as ``Literal``, defaults,
+    bounds and descriptions, from the same description as :meth:`ToolSpec.json_schema`."""
+    fields: dict[str, Any] = {}
+    for i, p in enumerate(spec.arguments):
+        extra = {k: v for k, v in p.schema.items() if k in ("minimum", "maximum", "format")}
+        kind = _annotation(p.schema)
+        if not p.required and p.default is None:
+            kind = kind | None
+        info = Field(
+            ... if p.required else p.default,
+            alias=p.name,
+            description=p.schema.get("description"),
+            json_schema_extra=extra or None,
+        )
+        # A name pydantic keeps for itself ("schema", "copy", "register") goes by its alias.
+        attribute = p.name if not hasattr(BaseModel, p.name) else f"argument_{i}"
+        fields[attribute] = (kind, info)
+    model: type[BaseModel] = create_model(
+        spec.name,
+        __config__=ConfigDict(extra="forbid", populate_by_name=True),
+        __doc__=spec.description,
+        **fields,
+    )
+    return model

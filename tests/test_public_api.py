@@ -32,6 +32,7 @@ EXPECTED = [
     "SpaceRuntimeError",
     "SpaceTierRouter",
     "SpaceTimeoutError",
+    "SpaceTool",
     "SpaceUnavailableError",
     "SpaceVariationsRunnable",
     "SpacesClient",
