@@ -224,9 +224,7 @@ def test_llama_index_tools_from_the_same_description(app_url: str) -> None:
     assert params["properties"]["register"]["enum"] == ["formal", "casual"]
     output = tool.call(text="hi", register="formal")
     assert output.content == "[French, formal] hi" and not output.is_error
-    assert [t.metadata.name for t in space_tools(app_url, **FAST)] == [
-        n.strip("/") for n in PUBLIC
-    ]
+    assert [t.metadata.name for t in space_tools(app_url, **FAST)] == [n.strip("/") for n in PUBLIC]
 
 
 async def test_llama_index_async_and_file_outputs(app_url: str) -> None:
@@ -239,5 +237,5 @@ async def test_llama_index_async_and_file_outputs(app_url: str) -> None:
     assert isinstance(result, SpaceToolResult)
     (image,) = result.files
     assert image.mime_type == "image/png" and output.content == f"image/png: {image.url}"
-    with pytest.raises(SpaceInputError, match="colour=\"pink\" must be one of"):
+    with pytest.raises(SpaceInputError, match='colour="pink" must be one of'):
         await tool.acall(colour="pink")

@@ -246,7 +246,7 @@ def _describe_param(text: str, slot: Slot, info: Mapping[str, Any] | None) -> st
 def _param(slot: Slot, info: Mapping[str, Any] | None, position: int) -> ToolParam:
     name = info.get("parameter_name") if info else None
     if not isinstance(name, str) or not name.isidentifier():
-        name = slot.key if slot.key.isidentifier() else f"input_{position}"
+        name = next((n for n in (slot.key, slot.type) if n.isidentifier()), f"input_{position}")
     schema = _component_schema(slot)
     from_info = None
     if info is not None and slot.type not in FILE_COMPONENTS:
@@ -389,7 +389,7 @@ def _type_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
             for item in value:
                 problem = _type_problem(item, items)
                 if problem is not None:
-                    return f"items {problem[5:] if problem.startswith('must ') else problem}"
+                    return f"holds {_shown(item)}, which {problem}"
     enum = schema.get("enum")
     if isinstance(enum, list) and kind != "array" and value not in enum:
         return "must be one of " + ", ".join(json.dumps(v) for v in enum)
@@ -496,7 +496,8 @@ def _file(value: Any, kind: str, app: GradioApp, base: str) -> SpaceFile | None:
         return None
     meta = value.get("meta")
     is_data = isinstance(meta, Mapping) and meta.get("_type") == "gradio.FileData"
-    if is_data or (kind in FILE_COMPONENTS and isinstance(value.get("path"), str)):
+    holds_files = kind in FILE_COMPONENTS or kind == "gallery"
+    if is_data or (holds_files and isinstance(value.get("path"), str)):
         path = value.get("path") if isinstance(value.get("path"), str) else None
         url = value.get("url") if isinstance(value.get("url"), str) else None
         if url is None and path is not None:
