@@ -302,3 +302,41 @@ def test_an_unknown_api_name_through_the_endpoints_is_typed() -> None:
     with pytest.raises(SpaceInputError, match="Did you mean '/shout'") as info:
         holder.spec(api, "/shot")
     assert info.value.url == URL and "/summarize, /shout" in info.value.message
+
+
+def test_a_sleeping_space_is_woken_before_its_api_is_read() -> None:
+    """The same waking as every call: the description's first request waits for the Space."""
+    from tests.test_flow import HTML_SLEEPING, FakeClock
+
+    app, config = recorded_app("4", "interface")
+    clock = FakeClock()
+    asleep = [raw(503, HTML_SLEEPING, **{"content-type": "text/html"})] * 2
+    script = Script([*asleep, raw(200, config), raw(404)], clock)
+    settings = SpaceConfig(
+        url=URL, protocol="gradio", max_retries=0, wake_poll_interval=2.0, wake_timeout=60
+    )
+    api = script.run(describe_flow(SpaceCore(settings, "tool", clock=clock)))
+    assert [t.api_name for t in api.tools] == ["/predict"]
+    assert [e.reason for e in script.events] == ["waking", "waking"]
+    assert [s.url for s in script.sent] == [f"{URL}/config"] * 3 + [f"{URL}/info"]
+
+
+def test_a_redeployed_app_is_described_again_once() -> None:
+    """A 404 on a known API (a new deploy renamed it): the description is read again."""
+    _, old = recorded_app("3", "blocks_two")
+    _, new = recorded_app("3", "interface")
+    run = next(i for i in recorded("3", "interface") if i["request"]["uri"].endswith("/predict"))
+    core = _core()
+    holder = SpaceEndpoints.__new__(SpaceEndpoints)
+    holder.api = None
+    first = Script([raw(200, old), raw(404)])
+    holder.api = first.run(describe_flow(core))
+    # the old app had /shout; the new one has it no more: the flow re-reads and names it
+    script = Script([raw(404), raw(200, new), raw(404)])
+    with pytest.raises(SpaceInputError, match="no public API named '/shout'"):
+        script.run(_typed(core, _call(core, holder, "/shout", {"text": "hi"})))
+    assert [s.url for s in script.sent] == [f"{URL}/run/shout", f"{URL}/config", f"{URL}/info"]
+    assert holder.api is not None and [t.api_name for t in holder.api.tools] == ["/predict"]
+    again = Script([raw(200, body(run))])
+    result = again.run(_typed(core, _call(core, holder, "/predict", {"prompt": "hello world"})))
+    assert result.text == "Gradio answer to: hello world"
