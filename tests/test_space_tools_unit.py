@@ -308,7 +308,7 @@ def test_a_sleeping_space_is_woken_before_its_api_is_read() -> None:
     """The same waking as every call: the description's first request waits for the Space."""
     from tests.test_flow import HTML_SLEEPING, FakeClock
 
-    app, config = recorded_app("4", "interface")
+    _, config = recorded_app("4", "interface")
     clock = FakeClock()
     asleep = [raw(503, HTML_SLEEPING, **{"content-type": "text/html"})] * 2
     script = Script([*asleep, raw(200, config), raw(404)], clock)
