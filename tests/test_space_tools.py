@@ -27,7 +27,7 @@ from langchain_hf_spaces.tools import SpaceToolError, SpaceToolResult
 from tests.support.gradio_tools_app import FAIL_MESSAGE
 
 FAST: dict[str, Any] = {"retry_initial_delay": 0.01, "max_retries": 0}
-PUBLIC = ["/reverse", "/translate", "/swatch", "/fail", "/count"]
+PUBLIC = ["/reverse", "/translate", "/swatch", "/fail", "/count", "/auth"]
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +183,7 @@ def test_an_unknown_api_name_lists_the_known_ones(app_url: str) -> None:
     with pytest.raises(SpaceInputError, match="no public API named '/translat'") as info:
         SpaceTool.from_space(app_url, api_name="translat", **FAST)
     assert "Did you mean '/translate'?" in info.value.message
-    assert "/reverse, /translate, /swatch, /fail, /count" in info.value.message
+    assert ", ".join(PUBLIC) in info.value.message
     with pytest.raises(SpaceInputError, match="no public API named '/secret'"):
         SpaceTool.from_space(app_url, api_name="/secret", **FAST)
 
@@ -239,3 +239,17 @@ async def test_llama_index_async_and_file_outputs(app_url: str) -> None:
     assert image.mime_type == "image/png" and output.content == f"image/png: {image.url}"
     with pytest.raises(SpaceInputError, match='colour="pink" must be one of'):
         await tool.acall(colour="pink")
+
+
+def test_the_token_is_sent_as_the_client_sends_it_and_never_shown(app_url: str) -> None:
+    token = "hf_TOOLSsecretABCDEFGHIJKLMNOPQR"
+    tool = SpaceTool.from_space(app_url, api_name="/auth", token=token, **FAST)
+    # both headers gradio_client sends, as for every Gradio call of the package
+    assert tool.invoke({"text": "x"}) == "authorization,x-hf-authorization"
+    anonymous = SpaceTool.from_space(app_url, api_name="/auth", **FAST)
+    assert anonymous.invoke({"text": "x"}) == "(the Space returned no output)"  # no token
+    failing = SpaceTool.from_space(app_url, api_name="/fail", token=token, **FAST)
+    with pytest.raises(SpaceResponseError) as info:
+        failing.invoke({"text": "x"})
+    shown = [repr(tool), str(tool.args_schema), tool.description, str(info.value)]
+    assert not any(token in text for text in shown)

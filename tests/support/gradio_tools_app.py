@@ -2,7 +2,8 @@
 
 ``/reverse`` (text + a Number with a default), ``/translate`` (a Dropdown with a default and a
 Radio without one), ``/swatch`` (returns a PNG made with PIL), ``/fail`` (raises ``gr.Error``),
-``/count`` (a hidden ``gr.State`` input), ``/secret`` (private: not an API) and an unnamed event.
+``/count`` (a hidden ``gr.State`` input), ``/auth`` (says which headers carried a token),
+``/secret`` (private: not an API) and an unnamed event.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def build_tools_app() -> Any:
     def count(text: str, seen: int) -> str:
         return f"{text} ({seen})"
 
+    def auth(text: str, request: gr.Request) -> str:
+        # Which headers carried a bearer token (its value is never echoed).
+        names = ("authorization", "x-hf-authorization")
+        return ",".join(n for n in names if request.headers.get(n, "").startswith("Bearer "))
+
+    auth.__annotations__["request"] = gr.Request  # gradio finds it by the annotation object
+
     with gr.Blocks() as demo:
         text = gr.Textbox(label="Text")
         times = gr.Number(value=1, precision=0, label="Times")
@@ -61,6 +69,7 @@ def build_tools_app() -> Any:
         gr.Button("Fail").click(fail, [text], out, api_name="fail")
         seen = gr.State(7)
         gr.Button("Count").click(count, [text, seen], out, api_name="count")
+        gr.Button("Auth").click(auth, [text], out, api_name="auth")
         gr.Button("Secret").click(reverse, [text], out, api_name="secret", api_visibility="private")
         gr.Button("Unnamed").click(lambda t: t, [text], out, api_name=False)
     return demo
