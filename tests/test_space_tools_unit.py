@@ -189,8 +189,12 @@ def test_file_inputs_take_urls_as_file_data() -> None:
     assert call_data(spec, {"photo": url}, app) == [
         {"path": url, "url": url, "orig_name": "cat.png", "meta": {"_type": "gradio.FileData"}}
     ]
-    with pytest.raises(ProtocolError, match="must be the URL of the file"):
-        call_data(spec, {"photo": "/home/me/cat.png"}, app)
+    for local in ("/home/me/cat.png", "data:image/png;base64,AAAA"):
+        with pytest.raises(ProtocolError, match=r"must be the http\(s\) URL of the file"):
+            call_data(spec, {"photo": local}, app)
+    app3, _ = recorded_app("3", "interface")
+    with pytest.raises(ProtocolError, match=r"file inputs of Gradio 3\.x apps are not supported"):
+        call_data(spec, {"photo": url}, app3)
 
 
 def test_checkbox_groups_multiselects_and_integers() -> None:

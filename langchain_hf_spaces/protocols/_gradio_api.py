@@ -199,7 +199,7 @@ def _component_schema(slot: Slot) -> dict[str, Any]:
         return {
             "type": "string",
             "format": "uri",
-            "description": f"URL of the {kind} (http(s) or data: URL)",
+            "description": f"URL of the {kind} (http or https)",
         }
     if kind == "checkbox":
         return {"type": "boolean"}
@@ -235,12 +235,17 @@ def _describe_param(text: str, slot: Slot, info: Mapping[str, Any] | None) -> st
     if slot.label and slot.label.lower() != text.lower():
         parts.append(slot.label)
     python = info.get("python_type") if info else None
-    if isinstance(python, Mapping) and isinstance(python.get("description"), str):
+    # A file's says "a local filepath or URL": only URLs are sent here (see _file_value).
+    if (
+        isinstance(python, Mapping)
+        and isinstance(python.get("description"), str)
+        and slot.type not in FILE_COMPONENTS
+    ):
         parts.append(python["description"].strip())
     hint = slot.props.get("info")
     if isinstance(hint, str):
         parts.append(hint.strip())
-    return ". ".join(p for p in parts if p)
+    return ". ".join(p.rstrip(".") for p in parts if p.rstrip("."))
 
 
 def _param(slot: Slot, info: Mapping[str, Any] | None, position: int) -> ToolParam:
@@ -405,10 +410,13 @@ def _type_problem(value: Any, schema: Mapping[str, Any]) -> str | None:
 
 
 def _file_value(param: ToolParam, value: Any, app: GradioApp) -> Any:
-    if not isinstance(value, str) or not value.startswith(("http://", "https://", "data:")):
+    """A file input's value: its URL as Gradio's ``FileData`` (the Space downloads it, as it
+    does for ``gradio_client.handle_file(url)``). Local files would need an upload, and Gradio
+    takes no ``data:`` URL there: both are refused."""
+    if not isinstance(value, str) or not value.startswith(("http://", "https://")):
         raise ProtocolError(
-            f"Argument {param.name!r} ({param.component}) must be the URL of the file "
-            "(http(s) or a data: URL); local files are not uploaded.",
+            f"Argument {param.name!r} ({param.component}) must be the http(s) URL of the file; "
+            "local files and data: URLs are not uploaded.",
             kind="input",
         )
     if not app.queue:
@@ -416,7 +424,7 @@ def _file_value(param: ToolParam, value: Any, app: GradioApp) -> Any:
             f"Argument {param.name!r}: file inputs of Gradio 3.x apps are not supported.",
             kind="input",
         )
-    name = urlsplit(value).path.rsplit("/", 1)[-1] if not value.startswith("data:") else None
+    name = urlsplit(value).path.rsplit("/", 1)[-1]
     return {"path": value, "url": value, "orig_name": name or None, "meta": dict(_FILE_DATA)}
 
 
