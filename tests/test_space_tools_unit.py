@@ -14,7 +14,14 @@ from pydantic import ValidationError
 
 from langchain_hf_spaces import SpaceConfig, SpaceInputError, SpaceResponseError
 from langchain_hf_spaces._flow import SpaceCore, _typed
-from langchain_hf_spaces._space_tools import SpaceEndpoints, _call, describe_flow, spec_model
+from langchain_hf_spaces._space_tools import (
+    SpaceAPI,
+    SpaceEndpoints,
+    _call,
+    describe_flow,
+    space_client,
+    spec_model,
+)
 from langchain_hf_spaces.protocols import ProtocolError
 from langchain_hf_spaces.protocols._gradio_api import (
     call_data,
@@ -93,18 +100,21 @@ def test_unnamed_and_hidden_endpoints_are_not_tools(major: str) -> None:
 
 
 # ------------------------------------------------------------------------ the flow
-def _core(**cfg: Any) -> SpaceCore:
-    config = SpaceConfig(url=URL, protocol="gradio", max_retries=0, **cfg)
-    return SpaceCore(config, "tool")
+def _endpoints() -> SpaceEndpoints:
+    """The endpoints of a Space at ``URL``; the flows are stepped by hand, not by its client."""
+    return SpaceEndpoints(space_client(URL, max_retries=0))
+
+
+def _core() -> SpaceCore:
+    return _endpoints().client._core
 
 
 def test_a_3x_call_stepped_over_its_recording() -> None:
     interactions = recorded("3", "interface")
     run = next(i for i in interactions if i["request"]["uri"].endswith("/run/predict"))
     script = Script([raw(200, body(interactions[0])), raw(404, b"Not Found"), raw(200, body(run))])
-    core = _core()
-    holder = SpaceEndpoints.__new__(SpaceEndpoints)
-    holder.api = None
+    holder = _endpoints()
+    core = holder.client._core
     result = script.run(_typed(core, _call(core, holder, "predict", {"prompt": "hello world"})))
     assert result.text == "Gradio answer to: hello world" and result.files == ()
     config, info, call = script.sent
@@ -138,9 +148,8 @@ def test_a_6x_call_stepped_over_its_recording() -> None:
             [body(events)],
         ]
     )
-    core = _core()
-    holder = SpaceEndpoints.__new__(SpaceEndpoints)
-    holder.api = None
+    holder = _endpoints()
+    core = holder.client._core
     flow = _call(core, holder, "/answer", {"prompt": "hello world", "max_tokens": 16})
     result = script.run(_typed(core, flow))
     assert result.text == "Gradio answer to: hello world"
@@ -298,10 +307,7 @@ def test_the_runtime_model_has_types_enums_defaults_and_aliases() -> None:
 
 def test_an_unknown_api_name_through_the_endpoints_is_typed() -> None:
     app, _ = recorded_app("5", "blocks_two")
-    holder = SpaceEndpoints.__new__(SpaceEndpoints)
-    from langchain_hf_spaces._space_tools import SpaceAPI, space_client
-
-    holder.client = space_client(URL, max_retries=0)
+    holder = _endpoints()
     api = SpaceAPI(app, describe_app(app, None))
     with pytest.raises(SpaceInputError, match="Did you mean '/shout'") as info:
         holder.spec(api, "/shot")
@@ -330,9 +336,8 @@ def test_a_redeployed_app_is_described_again_once() -> None:
     _, old = recorded_app("3", "blocks_two")
     _, new = recorded_app("3", "interface")
     run = next(i for i in recorded("3", "interface") if i["request"]["uri"].endswith("/predict"))
-    core = _core()
-    holder = SpaceEndpoints.__new__(SpaceEndpoints)
-    holder.api = None
+    holder = _endpoints()
+    core = holder.client._core
     first = Script([raw(200, old), raw(404)])
     holder.api = first.run(describe_flow(core))
     # the old app had /shout; the new one has it no more: the flow re-reads and names it
