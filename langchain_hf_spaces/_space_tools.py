@@ -35,7 +35,7 @@ from langchain_hf_spaces.protocols._gradio_api import (
     parse_info,
     tool_result,
 )
-from langchain_hf_spaces.protocols._gradio_app import Endpoint, GradioApp, parse_config
+from langchain_hf_spaces.protocols._gradio_app import GradioApp, parse_config
 from langchain_hf_spaces.protocols.gradio import (
     CONFIG_PATH,
     _QueueStream,
@@ -94,8 +94,8 @@ class SpaceAPI:
         return find_tool(self.tools, api_name)
 
 
-def _describe(core: SpaceCore) -> CallFlow[SpaceAPI]:
-    deadline = core.deadline()
+def _describe(core: SpaceCore, deadline: Deadline | None = None) -> CallFlow[SpaceAPI]:
+    deadline = deadline or core.deadline()
     outcome = yield from core.exchange(RequestSpec("GET", CONFIG_PATH), deadline=deadline)
     app = parse_config(outcome.received.body)
     info = None
@@ -116,9 +116,6 @@ def describe_flow(core: SpaceCore) -> CallFlow[SpaceAPI]:
 class _OutputStream(_QueueStream):
     """The queue's events of one call, keeping the outputs as data (a file output has no
     text: the chat protocol's reading of them as text would refuse it)."""
-
-    def __init__(self, endpoint: Endpoint, diffs: bool) -> None:
-        super().__init__(endpoint, diffs)
 
     def _take(self, data: Any) -> str:
         self.data = data
@@ -162,7 +159,7 @@ def _call(
     deadline = core.deadline(timeout)
     api = holder.api
     if api is None:
-        api = holder.api = yield from _describe(core)
+        api = holder.api = yield from _describe(core, deadline)
     spec = api.tool(api_name)
     data = call_data(spec, args, api.app)
     try:
@@ -170,7 +167,7 @@ def _call(
     except SpaceNotFoundError:
         # The app changed under its cached description (a new deploy): read it again, once.
         logger.info("Space %s: 404 on a known Gradio API; re-reading its API", core.config.url)
-        api = holder.api = yield from _describe(core)
+        api = holder.api = yield from _describe(core, deadline)
         spec = api.tool(api_name)
         data = call_data(spec, args, api.app)
         outputs = yield from _outputs(core, api.app, spec, data, deadline)
