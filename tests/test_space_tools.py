@@ -149,6 +149,15 @@ async def test_an_image_output_comes_back_as_a_url_with_its_mime_type(
     assert picture.size == (8, 8) and picture.getpixel((0, 0))[:3] == (0, 0, 255)
 
 
+def test_name_and_description_can_be_replaced(app_url: str) -> None:
+    tool = SpaceTool.from_space(
+        app_url, api_name="/reverse", name="mirror", description="Mirrors text.", **FAST
+    )
+    assert (tool.name, tool.description, tool.api_name) == ("mirror", "Mirrors text.", "/reverse")
+    assert convert_to_openai_tool(tool)["function"]["name"] == "mirror"
+    assert call(tool, {"text": "ab"}).content == "ba"
+
+
 def test_a_space_client_or_config_can_be_given(app_url: str) -> None:
     client = SpaceClient(SpaceConfig(url=app_url, protocol="gradio", **FAST), tier="tools")
     assert SpaceTool.from_space(client, api_name="/reverse").invoke({"text": "ab"}) == "ba"
