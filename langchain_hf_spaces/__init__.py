@@ -50,6 +50,7 @@ _LAZY = {
     "HuggingFaceSpaces": "langchain_hf_spaces.tiers",
     "SchemaOutputParser": "langchain_hf_spaces.output_parsers",
     "SpaceTierRouter": "langchain_hf_spaces.tiers",
+    "SpaceTool": "langchain_hf_spaces.tools",
     "SpaceVariationsRunnable": "langchain_hf_spaces.runnables",
     "StructuredSpaceRunnable": "langchain_hf_spaces.runnables",
 }
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from langchain_hf_spaces.output_parsers import SchemaOutputParser
     from langchain_hf_spaces.runnables import SpaceVariationsRunnable, StructuredSpaceRunnable
     from langchain_hf_spaces.tiers import HuggingFaceSpaces, SpaceTierRouter
+    from langchain_hf_spaces.tools import SpaceTool
 
 __version__ = VERSION
 
@@ -103,6 +105,7 @@ __all__ = [
     "SpaceRuntimeError",
     "SpaceTierRouter",
     "SpaceTimeoutError",
+    "SpaceTool",
     "SpaceUnavailableError",
     "SpaceVariant",
     "SpaceVariationsRunnable",

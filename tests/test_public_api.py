@@ -35,6 +35,7 @@ EXPECTED = [
     "SpaceRuntimeError",
     "SpaceTierRouter",
     "SpaceTimeoutError",
+    "SpaceTool",
     "SpaceUnavailableError",
     "SpaceVariant",
     "SpaceVariationsRunnable",

@@ -11,7 +11,7 @@ components. Which endpoints are public: a string ``api_name`` on 3.x, ``show_api
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_hf_spaces.protocols._base import ProtocolError, loads_json
@@ -41,6 +41,8 @@ class Slot:
     default: Any = None
     messages: bool = False
     """For a chatbot: its history is in messages format (``{"role", "content"}`` dicts)."""
+    props: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The component's other properties in ``/config`` (``choices``, ``minimum``, ...)."""
 
     @property
     def key(self) -> str:
@@ -59,6 +61,8 @@ class Endpoint:
     public: bool
     inputs: tuple[Slot, ...]
     outputs: tuple[Slot, ...]
+    description: str = ""
+    """What the app says the endpoint does (``api_description`` on 6.x), if anything."""
 
     @property
     def takes_text(self) -> bool:
@@ -117,7 +121,7 @@ def _slot(component: Mapping[str, Any] | None, major: int | None) -> Slot:
     label = props.get("label")
     label = label if isinstance(label, str) and not label.startswith("__i18n__") else ""
     messages = kind == "chatbot" and (props.get("type") == "messages" or (major or 0) >= 6)
-    return Slot(kind, label, props.get("value"), messages)
+    return Slot(kind, label, props.get("value"), messages, props)
 
 
 def _slots(
@@ -126,6 +130,10 @@ def _slots(
     if not isinstance(ids, list):
         return ()
     return tuple(_slot(components.get(j) if isinstance(j, int) else None, major) for j in ids)
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _is_public(dep: Mapping[str, Any], major: int | None) -> bool:
@@ -165,6 +173,7 @@ def parse_config(body: bytes) -> GradioApp:
                 public=_is_public(dep, major),
                 inputs=_slots(dep.get("inputs"), components, major),
                 outputs=_slots(dep.get("outputs"), components, major),
+                description=_text(dep.get("api_description")),
             )
         )
     prefix = data.get("api_prefix")

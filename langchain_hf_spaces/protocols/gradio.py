@@ -51,7 +51,15 @@ from langchain_hf_spaces.protocols._gradio_output import apply_diff, output_text
 from langchain_hf_spaces.protocols._sse import SSEEvent
 from langchain_hf_spaces.protocols._zerogpu import parse_quota
 
-__all__ = ["CONFIG_PATH", "GradioProtocol", "is_gradio_config", "transcript"]
+__all__ = [
+    "CONFIG_PATH",
+    "GradioProtocol",
+    "app_error",
+    "events_request",
+    "is_gradio_config",
+    "submit_request",
+    "transcript",
+]
 
 CONFIG_PATH = "/config"
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -108,7 +116,7 @@ def _message_text(content: Any) -> str:
     return ""
 
 
-def _app_error(message: Any) -> ProtocolError:
+def app_error(message: Any) -> ProtocolError:
     text = str(message).strip() if message else ""
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         text = text[1:-1]  # 4.x quotes the gr.Error text
@@ -129,6 +137,35 @@ def _app_error(message: Any) -> ProtocolError:
     if not text:
         text = "no details (the app runs with show_error=False)"
     return ProtocolError(f"The Gradio app raised an error: {text}", kind="app")
+
+
+def submit_request(app: GradioApp, ep: Endpoint, data: list[Any]) -> RequestSpec:
+    """The request that runs ``ep`` on ``data`` (the whole input list), in a fresh session."""
+    session = new_session()
+    if not app.queue:
+        run = {"data": data, "fn_index": ep.fn_index, "session_hash": session}
+        # 3.x answers a gr.Error with a 500 carrying its message: parsed, not retried.
+        return RequestSpec("POST", f"/run{ep.api_name}", run, ok_statuses=(500,))
+    body: dict[str, Any] = {
+        "data": data,
+        "fn_index": ep.fn_index,
+        "session_hash": session,
+        "event_data": None,
+        "trigger_id": None,
+    }
+    return RequestSpec("POST", f"{app.api_prefix}/queue/join", body, state=session)
+
+
+def events_request(
+    app: GradioApp, answer: Mapping[str, Any], body: bytes, request: RequestSpec | None
+) -> RequestSpec:
+    """The event stream of a call the queue took (``answer`` is its ``queue/join`` answer)."""
+    event_id = answer.get("event_id")
+    if not isinstance(event_id, str) or not event_id or request is None:
+        raise ProtocolError('The Gradio queue answer has no "event_id".', body)
+    return RequestSpec(
+        "GET", f"{app.api_prefix}/queue/data?session_hash={request.state}", stream=True
+    )
 
 
 class _QueueStream(StreamParser):
@@ -180,11 +217,11 @@ class _QueueStream(StreamParser):
             return self._take(data)
         if kind == "process_completed":
             if not msg.get("success", True) or "error" in output:
-                raise _app_error(output.get("error"))
+                raise app_error(output.get("error"))
             self.done = True
             return self._take(output.get("data"))
         if kind == "unexpected_error":
-            raise _app_error(msg.get("message"))
+            raise app_error(msg.get("message"))
         if kind == "close_stream" and not self.done:
             raise ProtocolError("The Gradio queue closed the stream before the answer.")
         return ""
@@ -304,19 +341,7 @@ class GradioProtocol(Protocol):
 
     def _submit(self, data: list[Any]) -> RequestSpec:
         app, ep = self._ready()
-        session = new_session()
-        if not app.queue:
-            run = {"data": data, "fn_index": ep.fn_index, "session_hash": session}
-            # 3.x answers a gr.Error with a 500 carrying its message: parsed, not retried.
-            return RequestSpec("POST", f"/run{ep.api_name}", run, ok_statuses=(500,))
-        body: dict[str, Any] = {
-            "data": data,
-            "fn_index": ep.fn_index,
-            "session_hash": session,
-            "event_data": None,
-            "trigger_id": None,
-        }
-        return RequestSpec("POST", f"{app.api_prefix}/queue/join", body, state=session)
+        return submit_request(app, ep, data)
 
     def build_request(
         self, prompt: str, parameters: Mapping[str, Any], *, stream: bool = False
@@ -377,7 +402,7 @@ class GradioProtocol(Protocol):
             raise ProtocolError("The Gradio answer is not a JSON object.", body)
         if not app.queue:
             if "error" in data and "data" not in data:
-                raise _app_error(data.get("error"))
+                raise app_error(data.get("error"))
             outputs = data.get("data")
             so_far = request.state if request is not None else None
             if data.get("is_generating") and request is not None:
@@ -391,12 +416,7 @@ class GradioProtocol(Protocol):
                 return Generation(so_far)  # the generator ended: its last output is the answer
             text, reasoning = output_text(ep, outputs)
             return Generation(text, reasoning=reasoning)
-        event_id = data.get("event_id")
-        if not isinstance(event_id, str) or not event_id or request is None:
-            raise ProtocolError('The Gradio queue answer has no "event_id".', body)
-        return RequestSpec(
-            "GET", f"{app.api_prefix}/queue/data?session_hash={request.state}", stream=True
-        )
+        return events_request(app, data, body, request)
 
     def parse_chat_response(self, body: bytes, *, request: RequestSpec | None = None) -> Any:
         return self.parse_response(body, prompt="", request=request)
