@@ -88,9 +88,9 @@ class LimiterSettings:
     probe: float = 0.1
     """Growth is this much slower once the limit nears where the last overload answer came
     (the Space's hard bound, most likely): it is probed again now and then, not every window."""
-    forget: float = 0.001
+    forget: float = 0.0002
     """How fast the no-load latency drifts up to the smoothed one (per answer): a Space that
-    became slower for good is learnt again (half-life about 700 answers)."""
+    became slower for good is learnt again (half-life about 3,500 answers)."""
 
 
 @dataclass(slots=True)
@@ -207,7 +207,10 @@ class Limiter:
                 return self._take(group)
             waiter = Waiter(group, wake)
             self._waiters.append(waiter)
-            return waiter
+            woken = self._grant()  # the ones ahead may be at their batch's cap
+        mine = waiter.permit if waiter in woken else None
+        _wake([w for w in woken if w is not waiter])
+        return mine if mine is not None else waiter
 
     def cancel(self, waiter: Waiter) -> None:
         """A waiter gives up (its task was cancelled): out of the queue, or its permit back."""
