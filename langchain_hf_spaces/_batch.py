@@ -136,6 +136,7 @@ class Batch:
         timeout: float | None = None,
         size: int | None = None,
         stats: BatchStats | None = None,
+        read_hints: bool = True,
     ) -> None:
         if not isinstance(adaptive, bool):
             raise SpaceInputError(
@@ -148,6 +149,7 @@ class Batch:
         space._core.deadline(timeout)  # a bad timeout is refused before anything is sent
         self.timeout = timeout
         self.adaptive = adaptive
+        self.read_hints = read_hints
         self.limiter = (
             limiter_for(space.config.url)
             if adaptive
@@ -175,10 +177,19 @@ class Batch:
             )
             self.limiter.apply_hint(hint)
 
+    def _known_hint(self) -> bool:
+        """Without ``read_hints``, only what the client already knows is used (no request)."""
+        if self.read_hints:
+            return False
+        space = self.space
+        if space._info_known and space._core.protocol is not None:
+            self._take_hint(space._core.protocol.name, space._info)
+        return True
+
     def hint(self) -> None:
         """Read what the Space publishes of its capacity (TGI's ``/info``), once per client;
         a Space that does not answer is left to the calls (their errors are theirs)."""
-        if not self.adaptive:
+        if not self.adaptive or self._known_hint():
             return
         try:
             protocol = self.space.resolve_protocol()
@@ -189,7 +200,7 @@ class Batch:
 
     async def ahint(self) -> None:
         """Async :meth:`hint`."""
-        if not self.adaptive:
+        if not self.adaptive or self._known_hint():
             return
         try:
             protocol = await self.space.aresolve_protocol()
