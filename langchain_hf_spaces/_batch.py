@@ -9,12 +9,13 @@ results are collected in order. Used by ``SpaceClient.batch``/``abatch``, ``Spac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,7 +40,7 @@ from langchain_hf_spaces.errors import HFSpacesError, SpaceInputError, SpaceRate
 if TYPE_CHECKING:
     from langchain_hf_spaces._space import SpaceClient
 
-__all__ = ["Batch", "BatchStats", "check_prompts"]
+__all__ = ["Batch", "BatchStats", "agated", "batch_scope", "check_prompts", "gated"]
 
 logger = logging.getLogger("langchain_hf_spaces")
 
@@ -434,3 +435,50 @@ class Batch:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+# ---------------------------------------------------------------------- integrations
+_ACTIVE: contextvars.ContextVar[Batch | None] = contextvars.ContextVar(
+    "hf_spaces_active_batch", default=None
+)
+"""The batch an integration's call belongs to (a LangChain ``batch``): its calls, made by the
+framework's own threads and tasks (which copy the context), go through the batch's limit."""
+
+
+@contextlib.contextmanager
+def batch_scope(batch: Batch | None) -> Iterator[None]:
+    """Calls made inside (and in threads and tasks started inside) go through ``batch``."""
+    token = _ACTIVE.set(batch)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
+def gated(ask: Callable[[], _R]) -> _R:
+    """``ask()`` through the active batch's limit (with its overload retries), if any."""
+    batch = _ACTIVE.get()
+    if batch is None:
+        return ask()
+    with batch_scope(None):  # a call inside a call takes no second permit
+        return batch.call(ask)
+
+
+async def agated(ask: Callable[[], Awaitable[_R]]) -> _R:
+    """Async :func:`gated`."""
+    batch = _ACTIVE.get()
+    if batch is None:
+        return await ask()
+    with batch_scope(None):
+        return await batch.acall(ask)
+
+
+def model_batch(model: Any, max_concurrency: Any, size: int) -> Batch | None:
+    """The batch of a LangChain model's ``batch`` call: its Space's adaptive limit under the
+    caller's ``max_concurrency`` as the cap; ``None`` (no limit of ours) when the model has no
+    Space to call (disabled, misconfigured: each call raises its own error)."""
+    try:
+        space = model._space()
+        return Batch(space, max_concurrency=max_concurrency, size=size, read_hints=False)
+    except HFSpacesError:
+        return None

@@ -226,3 +226,61 @@ def test_variations_survive_a_space_that_refuses_past_its_capacity() -> None:
             client.agenerate_variations("Name a colour", 8, unique=False, max_new_tokens=4)
         )
         assert len(out) == 8 and all(isinstance(t, str) for t in out)
+
+
+# ---------------------------------------------------------------------- LangChain
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_langchain_llm_batch_goes_through_the_limit(mode: str) -> None:
+    """``batch``/``abatch`` of the LLM against a Space refusing past two calls: every prompt
+    answered (the refusals were retried), never more than ``max_concurrency`` at once."""
+    from langchain_hf_spaces import HuggingFaceSpaceLLM
+
+    with LocalSpace(responder=slow_echo(), max_concurrent=2) as space:
+        llm = HuggingFaceSpaceLLM(
+            space=SpaceConfig(url=space.url, protocol="generate", **FAST), max_new_tokens=8
+        )
+        prompts = [f"l{i}" for i in range(12)]
+        config = {"max_concurrency": 5}
+        if mode == "sync":
+            out = llm.batch(prompts, config=config)
+            kept = llm.batch(["x", "fail y"], return_exceptions=True)
+        else:
+            out = asyncio.run(llm.abatch(prompts, config=config))
+            kept = asyncio.run(llm.abatch(["x", "fail y"], return_exceptions=True))
+        assert out == [f"answer to l{i}" for i in range(12)]
+        assert kept[0] == "answer to x" and isinstance(kept[1], SpaceResponseError)
+        sent = [r for r in space.requests if r.path == "/api/generate"]
+        assert len(sent) > 14  # refused ones were sent again
+        assert space.peak_concurrency <= 5 + 1  # the cap (+ a refused one leaving)
+        assert limiter_for(space.url).overloads == len(sent) - 14
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_langchain_chat_batch_goes_through_the_limit(mode: str) -> None:
+    from langchain_hf_spaces import ChatHuggingFaceSpace
+
+    with LocalSpace(responder=slow_echo(), max_concurrent=2) as space:
+        chat = ChatHuggingFaceSpace(
+            space=SpaceConfig(url=space.url, protocol="openai", **FAST), max_new_tokens=8
+        )
+        prompts = [f"c{i}" for i in range(10)]
+        if mode == "sync":
+            out = chat.batch(prompts, config={"max_concurrency": 4})
+        else:
+            out = asyncio.run(chat.abatch(prompts, config={"max_concurrency": 4}))
+        assert len(out) == 10  # in order, each answering its own message
+        for i, message in enumerate(out):
+            assert isinstance(message.content, str) and message.content.startswith("answer to")
+            assert f"\nc{i}<" in message.content
+        assert limiter_for(space.url).overloads >= 1
+
+
+def test_langchain_max_concurrency_is_the_cap() -> None:
+    from langchain_hf_spaces import HuggingFaceSpaceLLM
+
+    with LocalSpace(responder=slow_echo(0.05)) as space:
+        llm = HuggingFaceSpaceLLM(space_url=space.url, max_new_tokens=8)
+        out = asyncio.run(llm.abatch([f"m{i}" for i in range(9)], config={"max_concurrency": 3}))
+        assert out == [f"answer to m{i}" for i in range(9)]
+        assert space.peak_concurrency <= 3
+        assert limiter_for(space.url).overloads == 0
