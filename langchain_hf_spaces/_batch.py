@@ -35,7 +35,12 @@ from langchain_hf_spaces._limiter import (
     tgi_hint,
 )
 from langchain_hf_spaces._policy import Deadline
-from langchain_hf_spaces.errors import HFSpacesError, SpaceInputError, SpaceRateLimitError
+from langchain_hf_spaces.errors import (
+    HFSpacesError,
+    SpaceInputError,
+    SpaceRateLimitError,
+    SpaceTimeoutError,
+)
 
 if TYPE_CHECKING:
     from langchain_hf_spaces._space import SpaceClient
@@ -45,6 +50,9 @@ __all__ = ["Batch", "BatchStats", "agated", "batch_scope", "check_prompts", "gat
 logger = logging.getLogger("langchain_hf_spaces")
 
 _R = TypeVar("_R")
+_DEADLINE_SLACK = 0.05
+"""A timeout this close to the prompt's deadline is the deadline's (the transport ends a
+request on its own timer, a hair before the deadline's clock says so)."""
 OnDone = Callable[[int, Any], None]
 
 
@@ -268,20 +276,33 @@ class Batch:
         allows; any other failure is raised as it is."""
         deadline: Deadline | None = None
         overloads = 0
+        last: SpaceRateLimitError | None = None
         while True:
             permit = self._acquire()
             if deadline is None:
                 deadline = self.space._core.deadline(self.timeout)
+            elif last is not None and deadline.left() <= 0:  # it ran out waiting for a slot
+                self.limiter.release(permit, "error")
+                raise gave_up(last, overloads, deadline, self.space.config)
             attempt = Attempt(deadline)
             token = enter(attempt)
             try:
                 value = ask()
+            except SpaceTimeoutError as exc:
+                self.limiter.release(permit, "error")
+                if last is None or deadline.left() > _DEADLINE_SLACK:
+                    raise
+                # The prompt's deadline, spent mostly waiting out overload answers.
+                raise gave_up(
+                    last, overloads, deadline, self.space.config, during_try=True
+                ) from exc
             except SpaceRateLimitError as exc:
                 if not is_overload(exc):
                     self.limiter.release(permit, "error")
                     raise
                 self.limiter.release(permit, "overload")
                 overloads += 1
+                last = exc
                 delay = self._retry(exc, overloads, deadline)
             except BaseException:
                 self.limiter.release(permit, "error")
@@ -297,20 +318,33 @@ class Batch:
         """Async :meth:`call`."""
         deadline: Deadline | None = None
         overloads = 0
+        last: SpaceRateLimitError | None = None
         while True:
             permit = await self._aacquire()
             if deadline is None:
                 deadline = self.space._core.deadline(self.timeout)
+            elif last is not None and deadline.left() <= 0:  # it ran out waiting for a slot
+                self.limiter.release(permit, "error")
+                raise gave_up(last, overloads, deadline, self.space.config)
             attempt = Attempt(deadline)
             token = enter(attempt)
             try:
                 value = await ask()
+            except SpaceTimeoutError as exc:
+                self.limiter.release(permit, "error")
+                if last is None or deadline.left() > _DEADLINE_SLACK:
+                    raise
+                # The prompt's deadline, spent mostly waiting out overload answers.
+                raise gave_up(
+                    last, overloads, deadline, self.space.config, during_try=True
+                ) from exc
             except SpaceRateLimitError as exc:
                 if not is_overload(exc):
                     self.limiter.release(permit, "error")
                     raise
                 self.limiter.release(permit, "overload")
                 overloads += 1
+                last = exc
                 delay = self._retry(exc, overloads, deadline)
             except BaseException:
                 self.limiter.release(permit, "error")

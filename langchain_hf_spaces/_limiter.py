@@ -387,10 +387,18 @@ def overload_wait(
 
 
 def gave_up(
-    exc: SpaceRateLimitError, overloads: int, deadline: Deadline, config: SpaceConfig
+    exc: SpaceRateLimitError,
+    overloads: int,
+    deadline: Deadline,
+    config: SpaceConfig,
+    *,
+    during_try: bool = False,
 ) -> SpaceRateLimitError:
-    """The typed error of a prompt the Space stayed too busy to answer before its deadline."""
-    if exc.retry_after is not None and exc.retry_after > config.max_retry_after:
+    """The typed error of a prompt the Space stayed too busy to answer before its deadline
+    (``during_try``: the deadline ran out during the try after the last overload answer)."""
+    if during_try:
+        why = f"{deadline.name}={deadline.timeout:g}s ran out during the next try"
+    elif exc.retry_after is not None and exc.retry_after > config.max_retry_after:
         why = (
             f"it asked to wait {exc.retry_after:g}s (Retry-After), more than "
             f"max_retry_after={config.max_retry_after:g}s"

@@ -148,14 +148,17 @@ def test_pinned_mode_keeps_its_limit_and_still_loses_nothing() -> None:
 def test_a_space_that_stays_overloaded_fails_the_prompt_at_its_deadline(mode: str) -> None:
     with LocalSpace(responder=slow_echo(0.0)) as space:
         space.inject(Fault.rate_limited(retry_after=None), times=None)
-        client = SpaceClient(SpaceConfig(url=space.url, protocol="generate", **FAST))
+        config = SpaceConfig(
+            url=space.url, protocol="generate", retry_initial_delay=0.05, retry_max_delay=0.2
+        )
+        client = SpaceClient(config)
         if mode == "sync":
-            results = client.batch(["a", "b"], timeout=0.5, return_exceptions=True)
+            results = client.batch(["a", "b"], timeout=2, return_exceptions=True)
         else:
-            results = asyncio.run(client.abatch(["a", "b"], timeout=0.5, return_exceptions=True))
+            results = asyncio.run(client.abatch(["a", "b"], timeout=2, return_exceptions=True))
         for err in results:
             assert isinstance(err, SpaceRateLimitError)
-            assert "timeout=0.5s" in err.message and err.url == space.url
+            assert "timeout=2s" in err.message and err.url == space.url
             assert err.hint and "timeout=" in err.hint
         assert len(space.requests) > 4  # retried while the deadline allowed
 
