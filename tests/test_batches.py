@@ -287,3 +287,55 @@ def test_langchain_max_concurrency_is_the_cap() -> None:
         assert out == [f"answer to m{i}" for i in range(9)]
         assert space.peak_concurrency <= 3
         assert limiter_for(space.url).overloads == 0
+
+
+# ---------------------------------------------------------------------- hf-spaces batch
+@pytest.mark.parametrize("fixed", [False, True])
+def test_the_cli_batch_loses_nothing_and_reports_its_limit(
+    fixed: bool,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``hf-spaces batch`` against a Space refusing past one call: every line answered, and
+    the progress line shows goodput, the current limit, queue waits and retries."""
+    import json
+    import os
+    import re
+
+    from langchain_hf_spaces.cli import main
+
+    for name in list(os.environ):
+        if name.startswith(("HF_SPACES_", "HF_TOKEN")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    with LocalSpace(responder=slow_echo(), max_concurrent=1) as space:
+        (tmp_path / "hf-spaces.toml").write_text(
+            f'version = 1\n\n[tiers.base]\nurl = "{space.url}"\nretry_initial_delay = 0.01\n'
+            "retry_max_delay = 0.05\n",
+            encoding="utf-8",
+        )
+        (tmp_path / "prompts.txt").write_text(
+            "".join(f"line {i}\n" for i in range(8)), encoding="utf-8"
+        )
+        extra = ["--fixed", "--concurrency", "3"] if fixed else ["--concurrency", "6"]
+        assert main(["batch", "prompts.txt", *extra]) == 0
+        refused = len(space.requests) - 8
+    _, err = capsys.readouterr()
+    records = [
+        json.loads(ln)
+        for ln in (tmp_path / "prompts.results.jsonl").read_text("utf-8").splitlines()
+    ]
+    assert [r["text"] for r in records] == [f"answer to line {i}" for i in range(8)]
+    found = re.search(
+        r"8/8 100%  0 failed  \S+s  ([0-9.]+) answers/s  limit (\d+)  (\d+) queue waits  "
+        r"(\d+) retries",
+        err,
+    )
+    assert found is not None, err
+    assert float(found[1]) > 0 and int(found[3]) == 0
+    assert int(found[4]) == refused >= 1
+    if fixed:
+        assert int(found[2]) == 3
+    else:
+        assert 1 <= int(found[2]) <= 6
