@@ -50,30 +50,56 @@ def texts(results: list[Any]) -> list[str]:
 
 
 # ---------------------------------------------------------------------- a real Gradio app
+@pytest.fixture(scope="module")
+def tiny_gradio() -> Iterator[str]:
+    """A real gradio 6 app running one call at a time (``concurrency_limit=1``) with a queue
+    of three (``max_size=3``), each call taking 0.1 s."""
+    from tests.support.gradio_app import running_gradio_app
+
+    with running_gradio_app(slow=0.1, queue_size=3) as url:
+        yield url
+
+
 @pytest.mark.parametrize("n", [6, 12])
-def test_a_gradio_app_with_one_slot_and_a_queue_of_three_loses_no_prompt(n: int) -> None:
-    """The issue's case: ``concurrency_limit=1, max_size=3``; n prompts at once through
-    ``abatch``: every one answered, in order (today 2 of 6 were lost)."""
-    from tests.support.gradio_app import running_gradio_app
+def test_a_gradio_app_with_one_slot_and_a_queue_of_three_loses_no_prompt(
+    n: int, tiny_gradio: str
+) -> None:
+    """The issue's case: n prompts at once through ``abatch``: every one answered, in order
+    (today 2 of 6 were lost)."""
+    client = SpaceClient(
+        SpaceConfig(url=tiny_gradio, protocol="gradio", api_name="/predict", **FAST)
+    )
+    prompts = [f"p{i}" for i in range(n)]
+    results = asyncio.run(client.abatch(prompts, max_new_tokens=8))
+    assert texts(results) == [f"Gradio answer to: p{i}" for i in range(n)]
+    limiter = limiter_for(tiny_gradio)
+    assert limiter.overloads >= 1  # the queue did fill: the retries are what saved them
+    assert limiter.limit <= 4 and limiter.inflight == 0
 
-    with running_gradio_app(slow=0.1, queue_size=3) as url:
-        client = SpaceClient(SpaceConfig(url=url, protocol="gradio", api_name="/predict", **FAST))
-        prompts = [f"p{i}" for i in range(n)]
-        results = asyncio.run(client.abatch(prompts, max_new_tokens=8))
-        assert texts(results) == [f"Gradio answer to: p{i}" for i in range(n)]
-        limiter = limiter_for(url)
-        assert limiter.overloads >= 1  # the queue did fill: the retries are what saved them
-        assert limiter.limit <= 4 and limiter.inflight == 0
+
+def test_a_gradio_app_with_a_full_queue_sync_batch(tiny_gradio: str) -> None:
+    client = SpaceClient(
+        SpaceConfig(url=tiny_gradio, protocol="gradio", api_name="/predict", **FAST)
+    )
+    results = client.batch([f"s{i}" for i in range(8)], max_new_tokens=8)
+    assert texts(results) == [f"Gradio answer to: s{i}" for i in range(8)]
+    assert limiter_for(tiny_gradio).overloads >= 1
 
 
-def test_a_gradio_app_with_a_full_queue_sync_batch() -> None:
-    from tests.support.gradio_app import running_gradio_app
+def test_waits_in_the_gradio_queue_are_counted_for_the_progress_line(tiny_gradio: str) -> None:
+    """Three prompts at once on the app that runs one at a time: the ones that waited in its
+    queue (Gradio reported their position) are counted."""
+    from langchain_hf_spaces._batch import Batch
 
-    with running_gradio_app(slow=0.1, queue_size=3) as url:
-        client = SpaceClient(SpaceConfig(url=url, protocol="gradio", api_name="/predict", **FAST))
-        results = client.batch([f"s{i}" for i in range(8)], max_new_tokens=8)
-        assert texts(results) == [f"Gradio answer to: s{i}" for i in range(8)]
-        assert limiter_for(url).overloads >= 1
+    client = SpaceClient(
+        SpaceConfig(url=tiny_gradio, protocol="gradio", api_name="/predict", **FAST)
+    )
+    batch = Batch(client, max_concurrency=3, size=3)
+    out = asyncio.run(batch.amap(3, lambda i: client.acomplete(f"q{i}", max_new_tokens=8)))
+    assert [a.text for a in out] == [f"Gradio answer to: q{i}" for i in range(3)]
+    assert batch.stats.answered == 3
+    assert 1 <= batch.stats.queue_waits <= 2
+    assert "queue waits" in batch.stats.line()
 
 
 # ---------------------------------------------------------------------- a TGI-like Space
