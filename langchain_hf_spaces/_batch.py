@@ -26,6 +26,7 @@ from langchain_hf_spaces._limiter import (
     Limiter,
     Permit,
     SpaceHint,
+    current_attempt,
     enter,
     gave_up,
     is_overload,
@@ -273,7 +274,11 @@ class Batch:
 
     def call(self, ask: Callable[[], _R]) -> _R:
         """``ask()`` under the limit, again after each overload answer while the deadline
-        allows; any other failure is raised as it is."""
+        allows; any other failure is raised as it is. Inside another batch's call (a call
+        made while answering one), it rides on that call's permit: no second permit is waited
+        for, which could never come with a limit of 1."""
+        if current_attempt() is not None:
+            return ask()
         deadline: Deadline | None = None
         overloads = 0
         last: SpaceRateLimitError | None = None
@@ -316,6 +321,8 @@ class Batch:
 
     async def acall(self, ask: Callable[[], Awaitable[_R]]) -> _R:
         """Async :meth:`call`."""
+        if current_attempt() is not None:
+            return await ask()
         deadline: Deadline | None = None
         overloads = 0
         last: SpaceRateLimitError | None = None

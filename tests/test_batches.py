@@ -365,3 +365,33 @@ def test_the_cli_batch_loses_nothing_and_reports_its_limit(
         assert int(found[2]) == 3
     else:
         assert 1 <= int(found[2]) <= 6
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_call_made_inside_a_batch_call_rides_on_its_permit(mode: str) -> None:
+    """A limit of 1, and a call that makes another one while it holds the only permit (a
+    LangChain batch whose callback asks the Space): it must not wait for itself."""
+    import threading
+
+    from langchain_hf_spaces._batch import Batch
+
+    with LocalSpace() as space:
+        client = SpaceClient(SpaceConfig(url=space.url, protocol="generate"))
+        batch = Batch(client, max_concurrency=1, adaptive=False)
+        got: list[Any] = []
+
+        def run() -> None:
+            if mode == "sync":
+                got.append(batch.call(lambda: batch.call(lambda: client.complete("inner"))))
+            else:
+
+                async def inner() -> SpaceAnswer:
+                    return await batch.acall(lambda: client.acomplete("inner"))
+
+                got.append(asyncio.run(batch.acall(inner)))
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(60)
+        assert not worker.is_alive(), "the inner call waited for the outer call's permit"
+        assert got and got[0].text.startswith("Demo answer from base")
