@@ -13,8 +13,10 @@ it; the limit moves with those signals:
   again. Each success adds ``1 / limit`` (about one per round trip).
 - **A Vegas-style latency brake** (as Netflix's ``VegasLimit``/``Gradient2Limit``): latency is
   smoothed (EWMA) and compared with the lowest smoothed latency seen (the no-load latency, slowly
-  forgotten). Above ``brake_above`` (2x: the Space queues as many calls as it runs) the limit is
-  cut like an overload; growth happens only below ``grow_below`` (1.5x) and while the limit is
+  forgotten). Above ``brake_above`` (2x: the Space queues as many calls as it runs), for a call
+  sent with more calls in flight than when the no-load latency was seen (slower at the same
+  concurrency is the work itself, e.g. longer answers, not queueing), the limit is cut like an
+  overload; growth happens only below ``grow_below`` (1.5x) and while the limit is
   in use (in flight >= limit / 2), so an idle limit does not climb.
 
 Why AIMD plus a brake rather than Gradient2 alone: a Space's clearest signal is a refusal (TGI
@@ -157,6 +159,8 @@ class Limiter:
         """Calls in flight when the last overload answer came."""
         self._smooth: float | None = None
         self._base: float | None = None
+        self._base_inflight = 0
+        """Calls in flight when the no-load latency was seen."""
         self.samples = 0
         self.overloads = 0
         self.cuts = 0
@@ -277,10 +281,13 @@ class Limiter:
         self._smooth = smooth
         if self._base is None or smooth < self._base:
             self._base = smooth
+            self._base_inflight = permit.inflight
         else:
             self._base += (smooth - self._base) * s.forget
         ratio = smooth / self._base if self._base > 0 else 1.0
-        if ratio >= s.brake_above:
+        if ratio >= s.brake_above and permit.inflight > self._base_inflight:
+            # Slower with more calls in flight than when it was fast: the Space is queueing
+            # (slower at the same concurrency is the work itself: longer answers).
             self._cut(permit)
         elif ratio <= s.grow_below and busy * 2 >= self._limit:
             step = 1.0 / max(self._limit, 1.0)
