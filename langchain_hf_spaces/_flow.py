@@ -41,6 +41,7 @@ from langchain_hf_spaces._inputs import (
     validate_parameters,
     validate_prompt,
 )
+from langchain_hf_spaces._limiter import current_attempt
 from langchain_hf_spaces._params import SAMPLING_PARAMETERS
 from langchain_hf_spaces._policy import (
     AUTH_HEADERS,
@@ -214,7 +215,11 @@ class SpaceCore:
         return headers
 
     def deadline(self, timeout: Any = None) -> Deadline:
-        """The call's total time limit: ``timeout`` (a call's own), else the Space's."""
+        """The call's total time limit: ``timeout`` (a call's own), else the Space's; within a
+        batch, the prompt's (from its first attempt, over its overload retries)."""
+        attempt = current_attempt()
+        if attempt is not None and attempt.deadline is not None:
+            return attempt.deadline
         if timeout is None:
             return Deadline.start(self.config.total_timeout, self.clock)
         if (
@@ -257,6 +262,7 @@ class SpaceCore:
             ok_statuses=spec.ok_statuses,
             hub=self.hub,
             deadline=deadline,
+            overload_retries=current_attempt() is None,
         )
 
     def validate(

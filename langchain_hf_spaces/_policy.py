@@ -323,6 +323,7 @@ def exchange(
     ok_statuses: tuple[int, ...] = (),
     hub: HubWatch | None = None,
     deadline: Deadline | None = None,
+    overload_retries: bool = True,
 ) -> Flow:
     """Send one request with retries, wake-up waits and redirects; return the 2xx answer.
 
@@ -333,6 +334,8 @@ def exchange(
     but a 2xx answer (or one of ``ok_statuses``, which the protocol parses itself). ``clock``
     is read to measure waits (tests pass a fake one). ``deadline`` is the call's total limit
     (default: ``config.total_timeout`` from now); every request carries what is left of it.
+    ``overload_retries=False`` (a batch's attempt): an overload answer (429, a full queue, 503
+    overloaded) is raised at once, for the batch's limiter to hear and retry.
     """
     space_url = config.url
     if deadline is None:
@@ -577,7 +580,11 @@ def exchange(
         kind = server_error_kind(result.body)
         if status == 429 or (kind == "overloaded" and status < 500):
             retry_after = parse_retry_after(result.headers.get("retry-after"))
-            sleep = retry("rate_limited", f"HTTP {status}", status, retry_after)
+            sleep = (
+                retry("rate_limited", f"HTTP {status}", status, retry_after)
+                if overload_retries
+                else None
+            )
             if sleep is not None:
                 yield sleep
                 continue
@@ -595,7 +602,11 @@ def exchange(
                 bool(message) and "queue is full" in (message or "").lower()
             )
             reason = "rate_limited" if queue_full else "retrying"
-            sleep = retry(reason, f"HTTP {status}", status)
+            sleep = (
+                retry(reason, f"HTTP {status}", status)
+                if overload_retries or not queue_full
+                else None
+            )
             if sleep is not None:
                 yield sleep
                 continue

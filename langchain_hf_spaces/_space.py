@@ -34,12 +34,19 @@ from langchain_hf_spaces._transport import Done, HTTPPool, adrive, aresult, driv
 from langchain_hf_spaces._variations import VariationPlan
 from langchain_hf_spaces._watch import Monitor
 from langchain_hf_spaces.config import SpaceConfig
-from langchain_hf_spaces.errors import HFSpacesError, SpaceNotFoundError, SpaceResponseError
+from langchain_hf_spaces.errors import (
+    HFSpacesError,
+    SpaceInputError,
+    SpaceNotFoundError,
+    SpaceResponseError,
+)
 from langchain_hf_spaces.protocols._base import RequestSpec
 from langchain_hf_spaces.schema import SchemaLike, schema_to_model
 
 if TYPE_CHECKING:
     import httpx  # annotations only: the transport imports it on first use
+
+    from langchain_hf_spaces._batch import Batch
 
 __all__ = ["OnWait", "SpaceClient"]
 
@@ -704,3 +711,91 @@ class SpaceClient:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    # ------------------------------------------------------------------ batches
+    def _batch(
+        self,
+        prompts: Any,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        max_concurrency: int | None,
+        adaptive: bool,
+        timeout: float | None,
+    ) -> tuple[list[str], Batch]:
+        from langchain_hf_spaces._batch import Batch, check_prompts
+
+        items = check_prompts(self, prompts)
+        for i, prompt in enumerate(items):  # bad input fails before anything is sent
+            try:
+                self._core.validate(prompt, context, parameters)
+            except SpaceInputError as exc:
+                raise SpaceInputError(
+                    f"prompts[{i}]: {exc.message}",
+                    tier=self.tier,
+                    url=self.config.url,
+                    hint=exc.hint,
+                ) from None
+        batch = Batch(
+            self,
+            max_concurrency=max_concurrency,
+            adaptive=adaptive,
+            timeout=timeout,
+            size=len(items),
+        )
+        return items, batch
+
+    def batch(
+        self,
+        prompts: Sequence[str],
+        *,
+        context: Mapping[str, Any] | None = None,
+        max_concurrency: int | None = None,
+        adaptive: bool = True,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> list[SpaceAnswer | HFSpacesError]:
+        """Answer many prompts concurrently, in order, without losing any to a busy Space.
+
+        The calls go through the Space's adaptive concurrency limit (one per Space origin,
+        shared by every batch in the process): it grows while answers come back at a steady
+        latency, and is cut on overload answers (a full Gradio queue, 429, 503 overloaded) and
+        when latency grows (the Space is queueing). Overload answers are retried, without
+        counting as failures, until the prompt's ``timeout`` (default the Space's
+        ``total_timeout``, from the prompt's first attempt) would end the wait; then the
+        prompt fails with a :class:`~langchain_hf_spaces.SpaceRateLimitError`.
+
+        Args:
+            max_concurrency: at most this many of this batch's calls at once (default 64).
+            adaptive: ``False`` pins the limit at ``max_concurrency`` (overloads are still
+                retried).
+            return_exceptions: put each failed prompt's typed error in its place; else the
+                first failure is raised once the calls already running have finished (sync)
+                or were cancelled (async), and no new prompt is started.
+            timeout: each prompt's time limit in seconds (see above).
+        """
+        items, batch = self._batch(prompts, context, parameters, max_concurrency, adaptive, timeout)
+        return batch.map(
+            len(items),
+            lambda i: self.complete(items[i], context=context, **parameters),
+            return_exceptions=return_exceptions,
+        )
+
+    async def abatch(
+        self,
+        prompts: Sequence[str],
+        *,
+        context: Mapping[str, Any] | None = None,
+        max_concurrency: int | None = None,
+        adaptive: bool = True,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> list[SpaceAnswer | HFSpacesError]:
+        """Async :meth:`batch`."""
+        items, batch = self._batch(prompts, context, parameters, max_concurrency, adaptive, timeout)
+        return await batch.amap(
+            len(items),
+            lambda i: self.acomplete(items[i], context=context, **parameters),
+            return_exceptions=return_exceptions,
+        )

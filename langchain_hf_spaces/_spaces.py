@@ -17,7 +17,7 @@ from langchain_hf_spaces._space import OnWait, SpaceClient
 from langchain_hf_spaces._stats import SpacesStats, StatsSnapshot
 from langchain_hf_spaces._transport import HTTPPool
 from langchain_hf_spaces.config import SpaceConfig, SpacesSettings
-from langchain_hf_spaces.errors import SpaceConfigError, SpacesDisabledError
+from langchain_hf_spaces.errors import HFSpacesError, SpaceConfigError, SpacesDisabledError
 from langchain_hf_spaces.schema import SchemaLike
 
 if TYPE_CHECKING:
@@ -487,3 +487,55 @@ class SpacesClient:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+    # ------------------------------------------------------------------ batches
+    def _batch_space(self, tier: str | None) -> SpaceClient:
+        """The Space whose limit a batch goes through: the first one its calls ask."""
+        return self._route(tier)[0][0]
+
+    def batch(
+        self,
+        prompts: Sequence[str],
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        max_concurrency: int | None = None,
+        adaptive: bool = True,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> list[SpaceAnswer | HFSpacesError]:
+        """Answer many prompts on ``tier``; see :meth:`SpaceClient.batch` (each prompt falls
+        back to the base tier as :meth:`complete` does)."""
+        space = self._batch_space(tier)
+        items, batch = space._batch(
+            prompts, context, parameters, max_concurrency, adaptive, timeout
+        )
+        return batch.map(
+            len(items),
+            lambda i: self.complete(items[i], tier, context, **parameters),
+            return_exceptions=return_exceptions,
+        )
+
+    async def abatch(
+        self,
+        prompts: Sequence[str],
+        tier: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        *,
+        max_concurrency: int | None = None,
+        adaptive: bool = True,
+        return_exceptions: bool = False,
+        timeout: float | None = None,
+        **parameters: Any,
+    ) -> list[SpaceAnswer | HFSpacesError]:
+        """Async :meth:`batch`."""
+        space = self._batch_space(tier)
+        items, batch = space._batch(
+            prompts, context, parameters, max_concurrency, adaptive, timeout
+        )
+        return await batch.amap(
+            len(items),
+            lambda i: self.acomplete(items[i], tier, context, **parameters),
+            return_exceptions=return_exceptions,
+        )

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._flow import CallFlow, Close, Emit, Read, SpaceCore
+from langchain_hf_spaces._limiter import current_attempt
 from langchain_hf_spaces._policy import Failed, Received, Send, Sleep, WaitEvent
 
 __all__ = ["Done", "HTTPPool", "adrive", "aresult", "drive", "failed", "result"]
@@ -491,6 +492,17 @@ async def _async_send(
             gate.release()
 
 
+def _waiting(event: WaitEvent, on_wait: OnWait | None) -> None:
+    """Hand a wait to ``on_wait``; a wait in the Space's queue is noted on the batch attempt
+    the call belongs to (its progress line counts them)."""
+    if event.reason == "queued":
+        attempt = current_attempt()
+        if attempt is not None:
+            attempt.queued = True
+    if on_wait is not None:
+        on_wait(event)
+
+
 def drive(
     pool: HTTPPool, core: SpaceCore, flow: CallFlow[_T], on_wait: OnWait | None
 ) -> Iterator[str | Done[_T]]:
@@ -512,8 +524,8 @@ def drive(
             elif isinstance(action, Emit):
                 yield action.text
             elif isinstance(action, Sleep):
-                if on_wait is not None and action.event is not None:
-                    on_wait(action.event)
+                if action.event is not None:
+                    _waiting(action.event, on_wait)
                 time.sleep(action.seconds)
             elif isinstance(action, Close):
                 action.stream.close()
@@ -545,8 +557,8 @@ async def adrive(
             elif isinstance(action, Emit):
                 yield action.text
             elif isinstance(action, Sleep):
-                if on_wait is not None and action.event is not None:
-                    on_wait(action.event)
+                if action.event is not None:
+                    _waiting(action.event, on_wait)
                 await asyncio.sleep(action.seconds)
             elif isinstance(action, Close):
                 await action.stream.close()

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import secrets
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from langchain_hf_spaces import _constants as C
-from langchain_hf_spaces.errors import HFSpacesError, SpaceInputError
+from langchain_hf_spaces.errors import SpaceInputError
 
 if TYPE_CHECKING:
+    from langchain_hf_spaces._batch import Batch
     from langchain_hf_spaces.client import SpaceClient
 
 __all__ = ["DuplicateVariationsWarning", "VariationPlan"]
@@ -55,6 +55,7 @@ class VariationPlan:
         self.base_seed: int = seed if seed is not None else secrets.randbelow(2**31)
         self.next_seed = self.base_seed + n
         self.seeds = [self.base_seed + i for i in range(n)]
+        self.max_concurrency = max_concurrency
         self.concurrency = min(n, max_concurrency or n)
 
     def hints(self, i: int) -> dict[str, Any]:
@@ -71,45 +72,50 @@ class VariationPlan:
         )
         return answer.text
 
+    def _batch(self) -> Batch:
+        from langchain_hf_spaces._batch import Batch
+
+        # What the Space publishes is used when already known: no extra request here.
+        return Batch(
+            self.client, max_concurrency=self.max_concurrency, size=self.n, read_hints=False
+        )
+
+    def _nth(self, todo: list[int], k: int) -> str:
+        return self.one(todo[k])
+
+    async def _anth(self, todo: list[int], k: int) -> str:
+        return await self.aone(todo[k])
+
     def run(self, *, unique: bool, return_exceptions: bool) -> list[Any]:
-        """All ``n`` answers, on a thread pool of :attr:`concurrency` workers."""
+        """All ``n`` answers, through the Space's adaptive limit (at most :attr:`concurrency`
+        at a time); overload answers are retried, not failed."""
         results: list[Any] = [None] * self.n
         pending = list(range(self.n))
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="hf-spaces") as pool:
-            for _ in range(C.VARIATION_REASK_ROUNDS + 1):
-                futures = {i: pool.submit(self.one, i) for i in pending}
-                for i, future in futures.items():
-                    try:
-                        results[i] = future.result()
-                    except HFSpacesError as exc:
-                        if not return_exceptions:
-                            for other in futures.values():
-                                other.cancel()
-                            raise
-                        results[i] = exc
-                pending = self.duplicates(results) if unique else []
-                if not pending:
-                    break
+        batch = self._batch()
+        for _ in range(C.VARIATION_REASK_ROUNDS + 1):
+            todo = pending
+            outcomes = batch.map(
+                len(todo), functools.partial(self._nth, todo), return_exceptions=return_exceptions
+            )
+            for i, outcome in zip(todo, outcomes, strict=True):
+                results[i] = outcome
+            pending = self.duplicates(results) if unique else []
+            if not pending:
+                break
         self.warn_if_short(results, unique)
         return results
 
     async def arun(self, *, unique: bool, return_exceptions: bool) -> list[Any]:
-        """Async :meth:`run`: at most :attr:`concurrency` requests at a time."""
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def one(i: int) -> Any:
-            async with gate:
-                return await self.aone(i)
-
+        """Async :meth:`run`."""
         results: list[Any] = [None] * self.n
         pending = list(range(self.n))
+        batch = self._batch()
         for _ in range(C.VARIATION_REASK_ROUNDS + 1):
-            outcomes = await asyncio.gather(
-                *(one(i) for i in pending), return_exceptions=return_exceptions
+            todo = pending
+            outcomes = await batch.amap(
+                len(todo), functools.partial(self._anth, todo), return_exceptions=return_exceptions
             )
-            for i, outcome in zip(pending, outcomes, strict=True):
-                if isinstance(outcome, BaseException) and not isinstance(outcome, HFSpacesError):
-                    raise outcome
+            for i, outcome in zip(todo, outcomes, strict=True):
                 results[i] = outcome
             pending = self.duplicates(results) if unique else []
             if not pending:

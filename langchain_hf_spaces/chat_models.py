@@ -63,7 +63,14 @@ from langchain_core.messages.tool import tool_call_chunk
 from langchain_core.output_parsers import JsonOutputParser, PydanticOutputParser
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.prompt_values import ChatPromptValue, PromptValue
-from langchain_core.runnables import Runnable, RunnableLambda, RunnableMap, RunnablePassthrough
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+    RunnableMap,
+    RunnablePassthrough,
+)
+from langchain_core.runnables.config import get_config_list
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_json_schema, convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
@@ -71,6 +78,7 @@ from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
 from typing_extensions import Self
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._batch import agated, batch_scope, gated, model_batch
 from langchain_hf_spaces._chat_templates import (
     DEFAULT_CHAT_TEMPLATE,
     ChatTemplate,
@@ -91,6 +99,7 @@ from langchain_hf_spaces._lc_messages import (
     render_messages,
     usage_metadata,
 )
+from langchain_hf_spaces._limiter import DEFAULT_BATCH_MAX_CONCURRENCY
 from langchain_hf_spaces._structured import StructuredParseError, extract_json
 from langchain_hf_spaces._tools import (
     ToolCallDetector,
@@ -371,6 +380,16 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        # Within batch(): through the Space's adaptive limit, overload answers retried.
+        return gated(lambda: self._generate_now(messages, stop, run_manager, **kwargs))
+
+    def _generate_now(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         if self.streaming:
             merged: ChatGenerationChunk | None = None
             for chunk in self._stream(messages, stop, run_manager, **kwargs):
@@ -395,6 +414,15 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        return await agated(lambda: self._agenerate_now(messages, stop, run_manager, **kwargs))
+
+    async def _agenerate_now(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
         if self.streaming:
             merged: ChatGenerationChunk | None = None
             async for chunk in self._astream(messages, stop, run_manager, **kwargs):
@@ -411,6 +439,44 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         else:
             answer = await client.acomplete(req.prompt, **req.params)
         return ChatResult(generations=[ChatGeneration(message=self._to_message(answer, req))])
+
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Send the inputs concurrently through the Space's adaptive concurrency limit
+        (``max_concurrency``, when given, is its cap), order kept; overload answers (a full
+        queue, 429) are retried, not failed."""
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        limit = configs[0].get("max_concurrency")
+        width = min(len(inputs), limit or DEFAULT_BATCH_MAX_CONCURRENCY)
+        wide: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
+        with batch_scope(model_batch(self, limit, len(inputs))):
+            return super().batch(inputs, wide, return_exceptions=return_exceptions, **kwargs)
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Async :meth:`batch`."""
+        if not inputs:
+            return []
+        configs = get_config_list(config, len(inputs))
+        limit = configs[0].get("max_concurrency")
+        width = min(len(inputs), limit or DEFAULT_BATCH_MAX_CONCURRENCY)
+        wide: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
+        with batch_scope(model_batch(self, limit, len(inputs))):
+            return await super().abatch(inputs, wide, return_exceptions=return_exceptions, **kwargs)
 
     def _stream(
         self,

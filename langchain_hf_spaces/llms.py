@@ -41,6 +41,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import get_config_list
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._batch import agated, batch_scope, gated, model_batch
 from langchain_hf_spaces._chat_templates import MarkerCutter, cut_at_markers
 from langchain_hf_spaces._lc_base import (
     VariationsRequest,
@@ -190,6 +191,16 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         run_manager: CallbackManagerForLLMRun | None,
         kwargs: Mapping[str, Any],
     ) -> Generation:
+        # Within batch(): through the Space's adaptive limit, overload answers retried.
+        return gated(lambda: self._complete_now(prompt, stop, run_manager, kwargs))
+
+    def _complete_now(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: CallbackManagerForLLMRun | None,
+        kwargs: Mapping[str, Any],
+    ) -> Generation:
         if self.streaming:
             return self._merge(self._stream(prompt, stop, run_manager, **kwargs))
         params = self._call_params(stop, kwargs)
@@ -197,6 +208,15 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         return self._to_generation(answer, params.get("stop"))
 
     async def _acomplete_one(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        kwargs: Mapping[str, Any],
+    ) -> Generation:
+        return await agated(lambda: self._acomplete_now(prompt, stop, run_manager, kwargs))
+
+    async def _acomplete_now(
         self,
         prompt: str,
         stop: list[str] | None,
@@ -322,7 +342,9 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[str]:
-        """Send the prompts concurrently (at most ``max_concurrency`` at once), order kept.
+        """Send the prompts concurrently through the Space's adaptive concurrency limit
+        (``max_concurrency``, when given, is its cap), order kept; overload answers (a full
+        queue, 429) are retried, not failed.
 
         With ``return_exceptions=True`` each failed prompt gets its own typed error in place.
         """
@@ -330,18 +352,19 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
             return []
         configs = get_config_list(config, len(inputs))
         limit = configs[0].get("max_concurrency")
-        if return_exceptions or has_ab_keys(configs):  # per-input configs: one invoke each
-            width = limit or min(len(inputs), DEFAULT_BATCH_CONCURRENCY)
-            per_item: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
-            return Runnable.batch(
-                self, inputs, per_item, return_exceptions=return_exceptions, **kwargs
-            )
-        token = _BATCH_LIMIT.set(limit)
-        try:
-            unlimited: list[RunnableConfig] = [{**c, "max_concurrency": None} for c in configs]
-            return super().batch(inputs, unlimited, **kwargs)
-        finally:
-            _BATCH_LIMIT.reset(token)
+        with batch_scope(model_batch(self, limit, len(inputs))):
+            if return_exceptions or has_ab_keys(configs):  # per-input configs: one invoke each
+                width = limit or min(len(inputs), DEFAULT_BATCH_CONCURRENCY)
+                per_item: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
+                return Runnable.batch(
+                    self, inputs, per_item, return_exceptions=return_exceptions, **kwargs
+                )
+            token = _BATCH_LIMIT.set(limit)
+            try:
+                unlimited: list[RunnableConfig] = [{**c, "max_concurrency": None} for c in configs]
+                return super().batch(inputs, unlimited, **kwargs)
+            finally:
+                _BATCH_LIMIT.reset(token)
 
     async def abatch(
         self,
@@ -351,21 +374,22 @@ class HuggingFaceSpaceLLM(_SpaceModelBase, BaseLLM):
         return_exceptions: bool = False,
         **kwargs: Any,
     ) -> list[str]:
-        """Async :meth:`batch`: one task per prompt under a semaphore of ``max_concurrency``."""
+        """Async :meth:`batch`: one task per prompt, through the Space's adaptive limit."""
         if not inputs:
             return []
         configs = get_config_list(config, len(inputs))
         limit = configs[0].get("max_concurrency")
-        if return_exceptions or has_ab_keys(configs):  # per-input configs: one invoke each
-            return await Runnable.abatch(
-                self, inputs, configs, return_exceptions=return_exceptions, **kwargs
-            )
-        token = _BATCH_LIMIT.set(limit)
-        try:
-            unlimited: list[RunnableConfig] = [{**c, "max_concurrency": None} for c in configs]
-            return await super().abatch(inputs, unlimited, **kwargs)
-        finally:
-            _BATCH_LIMIT.reset(token)
+        with batch_scope(model_batch(self, limit, len(inputs))):
+            if return_exceptions or has_ab_keys(configs):  # per-input configs: one invoke each
+                return await Runnable.abatch(
+                    self, inputs, configs, return_exceptions=return_exceptions, **kwargs
+                )
+            token = _BATCH_LIMIT.set(limit)
+            try:
+                unlimited: list[RunnableConfig] = [{**c, "max_concurrency": None} for c in configs]
+                return await super().abatch(inputs, unlimited, **kwargs)
+            finally:
+                _BATCH_LIMIT.reset(token)
 
     # ------------------------------------------------------------------ streaming
     def _stream(

@@ -178,3 +178,14 @@ def gradio_sessions(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequ
     monkeypatch.setattr(
         "langchain_hf_spaces.protocols.gradio.new_session", lambda: f"{prefix}{next(counter):03d}"
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_concurrency_limits() -> Iterator[None]:
+    """Each test starts with no learnt Space limit: the process keeps one per Space origin
+    (``_limiter.limiter_for``), and loopback ports are reused between tests."""
+    from langchain_hf_spaces._limiter import forget_limiters
+
+    forget_limiters()
+    yield
+    forget_limiters()

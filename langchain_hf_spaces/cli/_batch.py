@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from langchain_hf_spaces._batch import Batch
 from langchain_hf_spaces._cache import SQLiteCache
 from langchain_hf_spaces.cli._console import (
     EXIT_FAILED,
@@ -27,10 +28,13 @@ from langchain_hf_spaces.cli._options import (
     parse_context,
 )
 from langchain_hf_spaces.cli._stats import write_stats
-from langchain_hf_spaces.client import SpacesClient
+from langchain_hf_spaces.client import SpaceAnswer, SpacesClient
 from langchain_hf_spaces.errors import HFSpacesError
 
 __all__ = ["cmd_batch"]
+
+FIXED_CONCURRENCY = 4
+"""What ``--fixed`` pins the concurrency at without ``--concurrency``."""
 
 
 def _load_previous(path: Path, prompts: Mapping[int, str]) -> tuple[dict[int, dict[str, Any]], int]:
@@ -93,7 +97,7 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {str(source)!r}: {exc.strerror or exc}.") from None
-    if args.concurrency < 1:
+    if args.concurrency is not None and args.concurrency < 1:
         raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}.")
     prompts = {i: ln.strip() for i, ln in enumerate(text.splitlines(), 1) if ln.strip()}
     if not prompts:
@@ -158,27 +162,35 @@ async def _run_batch(
     sink: TextIO,
     bar: ProgressBar,
 ) -> None:
-    semaphore = asyncio.Semaphore(args.concurrency)
+    # Through the Space's adaptive concurrency limit (--concurrency is its cap; --fixed pins
+    # it): overload answers are retried, not written as failures.
+    fixed = bool(getattr(args, "fixed", False))
+    cap = args.concurrency if args.concurrency is not None or not fixed else FIXED_CONCURRENCY
+    batch = Batch(
+        spaces._batch_space(args.tier), max_concurrency=cap, adaptive=not fixed, size=len(pending)
+    )
+    bar.detail = batch.stats.line
 
-    async def one(line: int, prompt: str) -> None:
-        async with semaphore:
-            record: dict[str, Any] = {"line": line, "prompt": prompt}
-            try:
-                answer = await spaces.acomplete(prompt, args.tier, context, **params)
-            except HFSpacesError as exc:
-                record["error"] = {
-                    "type": type(exc).__name__,
-                    "message": error_line(exc),
-                    "hint": exc.hint or None,
-                }
-            else:
-                record["text"] = answer.text
-                record["metadata"] = answer.metadata
-                record["error"] = None
+    def ask(k: int) -> Awaitable[SpaceAnswer]:
+        return spaces.acomplete(pending[k][1], args.tier, context, **params)
+
+    def done(k: int, outcome: SpaceAnswer | HFSpacesError) -> None:
+        line, prompt = pending[k]
+        record: dict[str, Any] = {"line": line, "prompt": prompt}
+        if isinstance(outcome, HFSpacesError):
+            record["error"] = {
+                "type": type(outcome).__name__,
+                "message": error_line(outcome),
+                "hint": outcome.hint or None,
+            }
+        else:
+            record["text"] = outcome.text
+            record["metadata"] = outcome.metadata
+            record["error"] = None
         records[line] = record
         sink.write(json.dumps(record, ensure_ascii=False) + "\n")
         sink.flush()
         bar.advance(record["error"] is not None)
 
-    await asyncio.gather(*(one(line, prompt) for line, prompt in pending))
+    await batch.amap(len(pending), ask, return_exceptions=True, on_done=done)
     await spaces.aclose()

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from langchain_hf_spaces import WaitEvent
@@ -218,15 +218,18 @@ class ProgressBar:
         self.started = time.monotonic()
         self.done = 0
         self.failed = 0
+        self.detail: Callable[[], str] | None = None
+        """More to show after the counts (a batch's goodput, limit, queue waits, retries)."""
 
     def line(self) -> str:
         frac = self.done / self.total if self.total else 1.0
         filled = int(frac * self.WIDTH)
         bar = "#" * filled + "." * (self.WIDTH - filled)
         elapsed = time.monotonic() - self.started
+        extra = f"  {self.detail()}" if self.detail is not None else ""
         return (
             f"[{bar}] {self.done}/{self.total} {frac * 100:3.0f}%  "
-            f"{self.failed} failed  {elapsed:.1f}s"
+            f"{self.failed} failed  {elapsed:.1f}s{extra}"
         )
 
     def advance(self, failed: bool) -> None:

@@ -152,7 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE")
     add_generation_options(p)
     p.add_argument("--output", "-o", metavar="PATH")
-    p.add_argument("--concurrency", type=int, default=4, metavar="N", help="default 4")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="at most N prompts at once (default: adaptive, up to 64; with --fixed, 4)",
+    )
+    p.add_argument(
+        "--fixed",
+        action="store_true",
+        help="pin the concurrency at --concurrency instead of adapting it to the Space",
+    )
     p.add_argument("--restart", action="store_true", help="ignore the results of earlier runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(

@@ -42,6 +42,10 @@ from langchain_hf_spaces.testing._responders import Responder
 
 __all__ = ["SpaceApp"]
 
+OVERLOADED = "Model is overloaded"
+"""TGI's message past ``max_concurrent_requests`` (429, ``error_type: "overloaded"``)."""
+_NOT_GENERATION = frozenset({"/tokenize"})
+
 
 class SpaceApp:
     """The ASGI 3 application of a :class:`LocalSpace` (usable on its own with any server,
@@ -61,14 +65,22 @@ class SpaceApp:
         max_tokens_cap: int = DEFAULT_MAX_NEW_TOKENS_CAP,
         supports_tools: bool = True,
         supports_response_format: bool = True,
+        max_concurrent: int | None = None,
     ) -> None:
         self.name = name
+        self.max_concurrent = max_concurrent
+        self._generating = 0
         self._token = token
         self.stream_delay = stream_delay
         self.state = state
         self._model = TextModel(responder, truncate=truncate)
         self._guide = GuideDialect(self._model, answer_shape=answer_shape)
-        self._tgi = TGIDialect(self._model, model_id=model_id, max_new_tokens_cap=max_tokens_cap)
+        self._tgi = TGIDialect(
+            self._model,
+            model_id=model_id,
+            max_new_tokens_cap=max_tokens_cap,
+            max_concurrent_requests=max_concurrent or 128,
+        )
         self._openai = OpenAIDialect(
             self._model,
             max_tokens_cap=max_tokens_cap,
@@ -188,10 +200,20 @@ class SpaceApp:
             return
 
         cut = fault.after_events if fault is not None and fault.kind == "stream_cut" else None
+        generation = request.method == "POST" and request.path not in _NOT_GENERATION
+        if generation and self.max_concurrent is not None:
+            if self._generating >= self.max_concurrent:
+                # TGI's router past max_concurrent_requests: refused at once, never queued.
+                await channel.respond(error_response("tgi", 429, OVERLOADED, "overloaded"))
+                return
+            self._generating += 1  # one event loop serves every request: no lock needed
         try:
             await self._route(Exchange(request, channel, cut), family)
         except HTTPError as exc:
             await channel.respond(error_response(family, exc.status, exc.message, exc.error_type))
+        finally:
+            if generation and self.max_concurrent is not None:
+                self._generating -= 1
 
     def _authorized(self, headers: Mapping[str, str]) -> bool:
         assert self._token is not None  # only called for private Spaces

@@ -71,6 +71,10 @@ class LocalSpace(Served):
             routes) the Space takes; more is a 422, as a deployment answers.
         supports_tools: Whether ``/v1/chat/completions`` takes ``tools`` (else 422).
         supports_response_format: Whether it takes ``response_format`` (else 422).
+        max_concurrent: Generation requests answered at once (``None``: no limit); past it a
+            request is refused at once with TGI's 429 ``{"error": "Model is overloaded",
+            "error_type": "overloaded"}`` (on every route, as TGI's router does), and
+            ``GET /info`` reports it as ``max_concurrent_requests``.
 
     Like real servers, it refuses what they refuse (422, ``error_type: "validation"``): on TGI
     routes ``temperature: 0``, ``top_p: 1.0`` and unknown parameters; on OpenAI routes ``n``
@@ -91,7 +95,14 @@ class LocalSpace(Served):
         max_tokens_cap: int = DEFAULT_MAX_NEW_TOKENS_CAP,
         supports_tools: bool = True,
         supports_response_format: bool = True,
+        max_concurrent: int | None = None,
     ) -> None:
+        if max_concurrent is not None and (
+            isinstance(max_concurrent, bool)
+            or not isinstance(max_concurrent, int)
+            or max_concurrent < 1
+        ):
+            raise ValueError(f"max_concurrent must be a positive int or None: {max_concurrent!r}")
         if answer_shape not in ("object", "list", "echo"):
             raise ValueError(f"answer_shape must be 'object', 'list' or 'echo': {answer_shape!r}")
         if not 0 <= port <= 65535:
@@ -118,6 +129,7 @@ class LocalSpace(Served):
             max_tokens_cap=max_tokens_cap,
             supports_tools=supports_tools,
             supports_response_format=supports_response_format,
+            max_concurrent=max_concurrent,
         )
         self._loopback = LoopbackServer(
             self._app, label=f"LocalSpace {name!r}", thread_name=f"LocalSpace[{name}]", port=port

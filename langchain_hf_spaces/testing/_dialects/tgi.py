@@ -106,9 +106,11 @@ class TGIDialect(Dialect):
         *,
         model_id: str,
         max_new_tokens_cap: int = DEFAULT_MAX_NEW_TOKENS_CAP,
+        max_concurrent_requests: int = 128,
     ) -> None:
         self.model = model
         self.model_id = model_id
+        self.max_concurrent_requests = max_concurrent_requests
         self.max_new_tokens_cap = max_new_tokens_cap
         self._routes = {
             "/": post(self._compat),
@@ -228,7 +230,7 @@ class TGIDialect(Dialect):
                     "model_dtype": "float32",
                     "model_device_type": "cpu",
                     "model_pipeline_tag": "text-generation",
-                    "max_concurrent_requests": 128,
+                    "max_concurrent_requests": self.max_concurrent_requests,
                     "max_best_of": 2,
                     "max_stop_sequences": MAX_STOP_SEQUENCES,
                     "max_input_tokens": 4096,
