@@ -389,7 +389,7 @@ class Gateway:
     async def _chat(self, request: Request) -> Response:
         req = parse_chat_request(await self.read_json(request))
         self._check_model(req.model)
-        route = self.client._route(req.model)
+        route = self.client._route(req.model, req.ab_key)
         attempt = _Attempt()
         extra = self._extra(request)
         ident = f"chatcmpl-{uuid.uuid4().hex}"
@@ -521,7 +521,7 @@ class Gateway:
     async def _completions(self, request: Request) -> Response:
         req = parse_completion_request(await self.read_json(request))
         self._check_model(req.model)
-        route = self.client._route(req.model)
+        route = self.client._route(req.model, req.ab_key)
         extra = self._extra(request)
         ident = f"cmpl-{uuid.uuid4().hex}"
         created = int(time.time())

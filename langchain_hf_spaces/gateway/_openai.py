@@ -179,7 +179,8 @@ _NATIVE_ONLY = ("frequency_penalty", "presence_penalty", "logit_bias", "logprobs
 _IGNORED = frozenset(
     {"user", "metadata", "store", "parallel_tool_calls", "service_tier", "stream_options"}
 )
-"""Accepted and not sent: bookkeeping fields that change nothing about the answer."""
+"""Accepted and not sent: bookkeeping fields that change nothing about the answer (``user``
+chooses the tier's A/B variant: the sticky ``ab_key``)."""
 _CHAT_FIELDS = frozenset(
     {"model", "messages", "stream", "n", "tools", "tool_choice", "response_format"}
     | set(_SAMPLING)
@@ -210,6 +211,8 @@ class ChatRequest:
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     response_format: dict[str, Any] | None = None
+    ab_key: str | None = None
+    """OpenAI's ``user``: the sticky key choosing the tier's A/B variant (``ab_key``)."""
 
 
 @dataclass
@@ -222,6 +225,18 @@ class CompletionRequest:
     native_params: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
     include_usage: bool = False
+    ab_key: str | None = None
+    """OpenAI's ``user``: the sticky key choosing the tier's A/B variant (``ab_key``)."""
+
+
+def _user(data: Mapping[str, Any]) -> str | None:
+    """``user`` (an end-user id): the A/B key, so one user always gets one variant."""
+    user = data.get("user")
+    if user is None:
+        return None
+    if not isinstance(user, str) or not user:
+        raise bad_request("user must be a non-empty string (an id of the end user).", "user")
+    return user
 
 
 def _body(body: Any, fields: frozenset[str]) -> Mapping[str, Any]:
@@ -380,6 +395,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         tools=tools,
         tool_choice=choice,
         response_format=_response_format(data.get("response_format")),
+        ab_key=_user(data),
     )
 
 
@@ -412,6 +428,7 @@ def parse_completion_request(body: Any) -> CompletionRequest:
         native_params=native,
         stream=stream,
         include_usage=_include_usage(data, stream),
+        ab_key=_user(data),
     )
 
 
@@ -562,4 +579,10 @@ def model_object(tier: str, config: SpaceConfig, *, default: bool) -> dict[str, 
         space["space_id"] = config.space_id
     if config.revision:
         space["revision"] = config.revision
+    variants = config.variant_configs()
+    if variants:  # an A/B split: each variant's Space and weight (chosen per call by `user`)
+        space["urls"] = [vcfg.url for _, _, vcfg in variants]
+        space["variants"] = [
+            {"name": name, "weight": weight, "url": vcfg.url} for name, weight, vcfg in variants
+        ]
     return {"id": tier, "object": "model", "created": 0, "owned_by": owner, EXTENSION: space}
