@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ def test_batch_cache_answers_again_without_asking_and_stats_show_it(
     space.clear_requests()
     first = run("batch", "prompts.txt", "--seed", "1", "--cache", "answers.db", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    assert len(space.requests) == 3 and (tmp_path / "answers.db").exists()
+    assert len(_generations(space)) == 3 and (tmp_path / "answers.db").exists()
     stats_file = tmp_path / "prompts.results.jsonl.stats.json"
     assert "hf-spaces stats prompts.results.jsonl" in first.stderr
     data = json.loads(stats_file.read_text(encoding="utf-8"))
@@ -46,7 +47,7 @@ def test_batch_cache_answers_again_without_asking_and_stats_show_it(
         "batch", "prompts.txt", "--seed", "1", "--cache", "answers.db", "--restart", cwd=tmp_path
     )
     assert again.returncode == 0, again.stderr
-    assert len(space.requests) == 3  # every answer came from the cache
+    assert len(_generations(space)) == 3  # every answer came from the cache
     out = tmp_path / "prompts.results.jsonl"
     records = [json.loads(ln) for ln in out.read_text(encoding="utf-8").splitlines()]
     assert [r["metadata"].get("cached") for r in records] == [True, True, True]
@@ -61,19 +62,24 @@ def test_batch_cache_answers_again_without_asking_and_stats_show_it(
     assert json.loads(as_json.stdout)["rows"][0]["cache_hits"] == 3
 
 
+def _generations(space: LocalSpace) -> list[Any]:
+    """The generation requests the Space got (a batch also reads the Space's limits: GET /info)."""
+    return [r for r in space.requests if r.method == "POST"]
+
+
 def test_sampled_prompts_are_cached_only_with_cache_all(tmp_path: Path, space: LocalSpace) -> None:
     _setup(tmp_path, space, "one\ntwo\n")
     space.clear_requests()
     for _ in range(2):
         done = run("batch", "prompts.txt", "--cache", "a.db", "--restart", cwd=tmp_path)
         assert done.returncode == 0, done.stderr
-    assert len(space.requests) == 4  # not deterministic: asked each time
+    assert len(_generations(space)) == 4  # not deterministic: asked each time
     for _ in range(2):
         done = run(
             "batch", "prompts.txt", "--cache", "a.db", "--cache-all", "--restart", cwd=tmp_path
         )
         assert done.returncode == 0, done.stderr
-    assert len(space.requests) == 6
+    assert len(_generations(space)) == 6
 
 
 def test_errors_are_counted_by_kind_and_not_cached(tmp_path: Path, space: LocalSpace) -> None:
@@ -83,7 +89,7 @@ def test_errors_are_counted_by_kind_and_not_cached(tmp_path: Path, space: LocalS
         done = run("batch", "prompts.txt", "--seed", "2", "--cache", "c.db", cwd=tmp_path)
         assert done.returncode == 1
     # the batch runs its prompts concurrently: the order of the first run's two is not fixed
-    asked = [r.json["inputs"] for r in space.requests]
+    asked = [r.json["inputs"] for r in _generations(space)]
     assert sorted(asked) == ["fail here", "fail here", "fine"] and asked[-1] == "fail here"
     shown = run("stats", "prompts.results.jsonl", cwd=tmp_path)
     assert "base: 1 x SpaceUnavailableError" in shown.stdout, shown.stdout
