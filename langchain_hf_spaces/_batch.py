@@ -89,6 +89,19 @@ class BatchStats:
         elapsed = self.clock() - self.started
         return self.answered / elapsed if elapsed > 0 else 0.0
 
+    def as_dict(self) -> dict[str, Any]:
+        """The batch's figures as JSON data (what ``hf-spaces stats`` prints for a batch run)."""
+        with self._lock:
+            return {
+                "answered": self.answered,
+                "failed": self.failed,
+                "overload_retries": self.retries,
+                "queue_waits": self.queue_waits,
+                "limit": self.limit,
+                "seconds": round(self.clock() - self.started, 3),
+                "goodput": round(self.goodput(), 3),
+            }
+
     def line(self) -> str:
         """``3.2 answers/s  limit 4  2 queue waits  5 retries``."""
         return (

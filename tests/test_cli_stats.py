@@ -110,3 +110,22 @@ def test_usage_errors(tmp_path: Path, space: LocalSpace) -> None:
     assert junk.returncode == 2 and "not a stats file" in junk.stderr
     for result in (bad, lonely, missing, junk):
         assert_clean(result)
+
+
+def test_the_stats_of_a_batch_run_include_its_goodput_and_limit(tmp_path: Path) -> None:
+    # A Space serving one request at a time (TGI's 429 past it): the batch's own figures are
+    # recorded beside the per-tier stats, overload answers retried rather than failed.
+    with LocalSpace(name="narrow", max_concurrent=1) as narrow:
+        _setup(tmp_path, narrow, "".join(f"prompt {i}\n" for i in range(8)))
+        done = run("batch", "prompts.txt", "--concurrency", "8", "--no-progress", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "prompts.results.jsonl.stats.json").read_text("utf-8"))
+    figures = data["batch"]
+    assert (figures["answered"], figures["failed"]) == (8, 0)
+    assert 1 <= figures["limit"] <= 8 and figures["goodput"] > 0
+    assert figures["overload_retries"] == sum(data["rows"][0]["errors"].values())
+    shown = run("stats", "prompts.results.jsonl", cwd=tmp_path)
+    assert "batch: 8 answered, 0 failed in" in shown.stdout, shown.stdout
+    assert "answers/s), limit" in shown.stdout
+    as_json = json.loads(run("stats", "prompts.results.jsonl", "--json", cwd=tmp_path).stdout)
+    assert as_json["batch"] == figures

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from langchain_hf_spaces._batch import Batch
+from langchain_hf_spaces._batch import Batch, BatchStats
 from langchain_hf_spaces._cache import SQLiteCache
 from langchain_hf_spaces.cli._console import (
     EXIT_FAILED,
@@ -120,12 +120,14 @@ def cmd_batch(args: argparse.Namespace, console: Console) -> int:
         bar = ProgressBar(console, len(pending), enabled=not args.no_progress)
         with output.open("a", encoding="utf-8") as sink:
             try:
-                asyncio.run(_run_batch(spaces, pending, args, context, params, records, sink, bar))
+                figures = asyncio.run(
+                    _run_batch(spaces, pending, args, context, params, records, sink, bar)
+                )
             finally:
                 bar.close()
                 sink.flush()
         _write_records(output, records)
-        stats = write_stats(output, spaces.stats())
+        stats = write_stats(output, spaces.stats(), figures.as_dict())
     if cache is not None:
         cache.close()
     console.note(f"Stats in {stats} (`hf-spaces stats {output}` prints them).")
@@ -161,7 +163,7 @@ async def _run_batch(
     records: dict[int, dict[str, Any]],
     sink: TextIO,
     bar: ProgressBar,
-) -> None:
+) -> BatchStats:
     # Through the Space's adaptive concurrency limit (--concurrency is its cap; --fixed pins
     # it): overload answers are retried, not written as failures.
     fixed = bool(getattr(args, "fixed", False))
@@ -194,3 +196,4 @@ async def _run_batch(
 
     await batch.amap(len(pending), ask, return_exceptions=True, on_done=done)
     await spaces.aclose()
+    return batch.stats
