@@ -9,8 +9,9 @@ from the machine hit all of them alike. Ratios are ours over the baseline (lower
     python benchmarks/run.py [--quick] [--only SECTION ...] [--write docs/benchmarks.md]
 
 Sections: percall, tgi, gradio, ttft, batch, wake, import, load, throughput
-(``benchmarks/throughput.py``, its own table). Nothing here is a pass/fail
-test; the targets are printed beside the measured ratios.
+(``benchmarks/throughput.py``, its own table), features (the per-feature overhead scripts:
+``overhead.py``, ``telemetry_overhead.py``, ``variants.py``, ``gateway.py``, their output
+kept). Nothing here is a pass/fail test; the targets are printed beside the measured ratios.
 """
 
 from __future__ import annotations
@@ -584,6 +585,28 @@ def bench_throughput(q: bool) -> None:
     EXTRA.append("### Throughput against Spaces with limited capacity\n\n" + throughput.run(q))
 
 
+# The per-feature overhead benchmarks (#17, #19): each script prints its own medians; `make bench`
+# runs them in turn (each starts its servers in their own processes) and keeps what they print.
+FEATURE_SCRIPTS: list[tuple[str, list[str], list[str]]] = [
+    ("Cache, observers, stats, request log (off vs on)", ["overhead.py"], ["--quick"]),
+    ("OpenTelemetry observer (CPU time per call)", ["telemetry_overhead.py", "--clock", "cpu"], []),
+    ("A/B variants (choice per call)", ["variants.py"], ["--runs", "3"]),
+    ("The OpenAI-compatible gateway (added latency)", ["gateway.py"], ["--rounds", "5"]),
+]
+
+
+def bench_features(q: bool) -> None:
+    for title, script, quick_args in FEATURE_SCRIPTS:
+        args = [*script[1:], *(quick_args if q else [])]
+        shown = " ".join(["python", f"benchmarks/{script[0]}", *args])
+        print(f"  {title}: {shown}", flush=True)
+        cmd = [sys.executable, str(ROOT / "benchmarks" / script[0]), *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=1800)
+        out = done.stdout.strip() or done.stderr.strip()[-2000:]
+        print(out, flush=True)
+        EXTRA.append(f"### {title}\n\n`{shown}`\n\n```text\n{out}\n```")
+
+
 SECTIONS: dict[str, Callable[[bool], None]] = {
     "percall": bench_percall,
     "tgi": bench_tgi,
@@ -594,6 +617,7 @@ SECTIONS: dict[str, Callable[[bool], None]] = {
     "import": bench_import,
     "load": bench_load,
     "throughput": bench_throughput,
+    "features": bench_features,
 }
 
 
