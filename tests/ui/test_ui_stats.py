@@ -70,7 +70,9 @@ def test_a_test_connection_is_counted_per_tier_with_its_errors_and_no_token(
     assert row["latency_p50"] <= row["latency_p95"] <= row["latency_p99"]
 
     # a refused token: counted as an error of its kind, on its own tier
-    refused = _test_connection(settings_page, _card("company", "hf_wrongWRONGwrong123", url=private_space.url))
+    refused = _test_connection(
+        settings_page, _card("company", "hf_wrongWRONGwrong123", url=private_space.url)
+    )
     assert refused["error_type"] == "SpaceAuthError"
     ok = _test_connection(settings_page, _card("company", PLANTED_TOKEN, url=private_space.url))
     assert ok["ok"] is True

@@ -57,9 +57,7 @@ class Job:
     def run(self) -> None:
         try:
             observers = None if self.stats is None else [*default_observers(), self.stats]
-            result = _doctor_tier(
-                self.tier, self.cfg, None, _Progress(self), observers=observers
-            )
+            result = _doctor_tier(self.tier, self.cfg, None, _Progress(self), observers=observers)
             shown = _result_json(result)
         except Exception as exc:  # reported on the page, like doctor's last resort
             shown = {
