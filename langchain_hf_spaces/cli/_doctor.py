@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from langchain_hf_spaces import _constants as C
 from langchain_hf_spaces._inputs import printable
 from langchain_hf_spaces._loading import find_settings_file, user_settings_file
+from langchain_hf_spaces._observe import CallObserver
 from langchain_hf_spaces.cli._console import (
     EXIT_FAILED,
     EXIT_OK,
@@ -269,7 +270,10 @@ def _doctor_tier(
     progress: WaitProgress,
     profile: str | None = None,
     variant: str | None = None,
+    observers: Sequence[CallObserver] | None = None,
 ) -> TierResult:
+    """``doctor``'s checks of one tier; ``observers`` watch its test call (``None``: the
+    client's defaults)."""
     result = TierResult(tier=tier, url=cfg.url, profile=profile, variant=variant)
     checks, reachable = _network_checks(cfg)
     result.checks.extend(checks)
@@ -282,7 +286,9 @@ def _doctor_tier(
         result.error = failed.detail
         result.hint = failed.hint
         return result
-    with SpaceClient(cfg, tier=tier, on_wait=progress, profile=profile, variant=variant) as client:
+    with SpaceClient(
+        cfg, tier=tier, on_wait=progress, profile=profile, variant=variant, observers=observers
+    ) as client:
         result.checks.append(_hub_check(client))
         try:
             report = client.test_connection(wake_timeout=wake_timeout)

@@ -42,6 +42,7 @@ def test_the_page_needs_the_session_token(settings_page: Served) -> None:
         ("POST", "/api/save"),
         ("POST", "/api/test"),
         ("GET", "/api/test/anything"),
+        ("GET", "/api/stats"),
     ],
 )
 def test_every_api_request_needs_the_session_token(

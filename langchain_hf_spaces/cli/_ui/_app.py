@@ -18,6 +18,9 @@ Every request passes the guard first:
 
 Stored tokens never leave the server: the page gets only whether one is stored and where the
 token sent comes from.
+
+``GET /api/stats`` gives the page's "Stats": the calls its Test Connection jobs made (one
+``SpacesStats`` per page server) and the batch runs recorded in the settings file's folder.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from langchain_hf_spaces import _constants as C
+from langchain_hf_spaces._stats import SpacesStats
 from langchain_hf_spaces.cli._console import UsageError
 from langchain_hf_spaces.cli._init import backup_settings, save_settings
 from langchain_hf_spaces.cli._toml import read_raw
 from langchain_hf_spaces.cli._ui._form import FormResult, apply_form, page_state
 from langchain_hf_spaces.cli._ui._jobs import Jobs
+from langchain_hf_spaces.cli._ui._stats import page_stats
 from langchain_hf_spaces.errors import SpaceConfigError
 
 __all__ = ["SESSION_HEADER", "SettingsPage"]
@@ -83,7 +88,9 @@ class SettingsPage:
         self.session = session or secrets.token_urlsafe(32)
         self.port = port
         self.extra_host = extra_host
-        self.jobs = Jobs()
+        self.stats = SpacesStats()
+        """The calls made from this page (its Test Connection jobs)."""
+        self.jobs = Jobs(self.stats)
         self._app = Starlette(
             routes=[
                 Route("/", self.page, methods=["GET"]),
@@ -93,6 +100,7 @@ class SettingsPage:
                 Route("/api/save", self.save, methods=["POST"]),
                 Route("/api/test", self.test, methods=["POST"]),
                 Route("/api/test/{job}", self.test_status, methods=["GET"]),
+                Route("/api/stats", self.get_stats, methods=["GET"]),
             ]
         )
 
@@ -285,6 +293,10 @@ class SettingsPage:
         if job is None:
             return _error(404, "no such test")
         return JSONResponse(job.snapshot())
+
+    async def get_stats(self, request: Request) -> Response:
+        folder = self.path.parent
+        return JSONResponse(await asyncio.to_thread(page_stats, self.stats, folder))
 
 
 def _error(status: int, message: str) -> Response:

@@ -1,5 +1,8 @@
 """Test Connection jobs: ``doctor``'s checks of one tier in a thread, its wait events recorded
-for the page to poll (a sleeping Space wakes while the page shows stage, elapsed and budget)."""
+for the page to poll (a sleeping Space wakes while the page shows stage, elapsed and budget).
+
+Each job's client is watched by the page server's :class:`~langchain_hf_spaces._stats.SpacesStats`
+(besides the default observers), so the page shows the stats of the calls made from it."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ from dataclasses import asdict
 from typing import Any
 
 from langchain_hf_spaces import WaitEvent
+from langchain_hf_spaces._observe import default_observers
+from langchain_hf_spaces._stats import SpacesStats
 from langchain_hf_spaces.cli._console import Console, WaitProgress, wait_line
 from langchain_hf_spaces.cli._doctor import TierResult, _doctor_tier
 from langchain_hf_spaces.config import SpaceConfig
@@ -24,10 +29,11 @@ _KEEP = 64
 class Job:
     """One Test Connection: its wait events so far, and the doctor's result once done."""
 
-    def __init__(self, tier: str, cfg: SpaceConfig) -> None:
+    def __init__(self, tier: str, cfg: SpaceConfig, stats: SpacesStats | None = None) -> None:
         self.id = secrets.token_urlsafe(12)
         self.tier = tier
         self.cfg = cfg
+        self.stats = stats
         self._lock = threading.Lock()
         self._events: list[dict[str, Any]] = []
         self._result: dict[str, Any] | None = None
@@ -50,7 +56,8 @@ class Job:
 
     def run(self) -> None:
         try:
-            result = _doctor_tier(self.tier, self.cfg, None, _Progress(self))
+            observers = None if self.stats is None else [*default_observers(), self.stats]
+            result = _doctor_tier(self.tier, self.cfg, None, _Progress(self), observers=observers)
             shown = _result_json(result)
         except Exception as exc:  # reported on the page, like doctor's last resort
             shown = {
@@ -98,14 +105,15 @@ class _Progress(WaitProgress):
 
 
 class Jobs:
-    """The jobs of one page server, by id."""
+    """The jobs of one page server, by id; ``stats`` counts their calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, stats: SpacesStats | None = None) -> None:
+        self.stats = stats
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
 
     def start(self, tier: str, cfg: SpaceConfig) -> Job:
-        job = Job(tier, cfg)
+        job = Job(tier, cfg, self.stats)
         with self._lock:
             self._jobs[job.id] = job
             while len(self._jobs) > _KEEP:

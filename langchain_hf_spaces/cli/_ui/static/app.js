@@ -293,6 +293,76 @@ async function testTier(card) {
     return false;
   } finally {
     card.testButton.disabled = false;
+    loadStats();
+  }
+}
+
+// ---------------------------------------------------------------- Stats
+const STAT_COLUMNS = [
+  ["tier", "Tier"], ["variant", "Variant"], ["calls", "Calls"], ["errors", "Errors"],
+  ["latency_p50", "p50 ms"], ["latency_p95", "p95 ms"], ["latency_p99", "p99 ms"],
+  ["wake_seconds", "Waking s"], ["retries", "Retries"], ["prompt_tokens", "Tokens in"],
+  ["completion_tokens", "Tokens out"], ["cache", "Cache hits/misses"],
+];
+
+function statCell(row, key) {
+  const value = row[key];
+  if (key === "variant") return value || "-";
+  if (key === "errors") {
+    const kinds = Object.entries(value || {}).sort();
+    return kinds.length ? kinds.map(([kind, n]) => `${n} ${kind}`).join(", ") : "0";
+  }
+  if (key.startsWith("latency_")) return value === null ? "-" : (value * 1000).toFixed(0);
+  if (key === "wake_seconds") return value.toFixed(1);
+  if (key === "cache") return `${row.cache_hits}/${row.cache_misses}`;
+  return String(value);
+}
+
+function statsTable(rows, label) {
+  if (!rows.length) return el("p", { class: "muted", text: "No calls recorded." });
+  const table = el("table", { class: "stats", "aria-label": label });
+  const head = el("tr", {});
+  for (const [, title] of STAT_COLUMNS) head.append(el("th", { scope: "col", text: title }));
+  table.append(el("thead", {}, head));
+  const body = el("tbody", {});
+  for (const row of rows) {
+    const tr = el("tr", { "data-tier": row.tier });
+    for (const [key] of STAT_COLUMNS) {
+      tr.append(el("td", { class: ["tier", "variant", "errors"].includes(key) ? null : "num",
+        "data-key": key, text: statCell(row, key) }));
+    }
+    body.append(tr);
+  }
+  table.append(body);
+  return table;
+}
+
+function runView(run) {
+  const box = el("div", { class: run.ok ? "run" : "run unreadable" });
+  box.append(el("p", { class: "headline", text: run.ok
+    ? `${run.output} (${run.modified})` : `${run.file}: ${run.error}` }));
+  if (run.ok) {
+    if (run.batch_line) box.append(el("p", { class: "batch-line", text: run.batch_line }));
+    box.append(statsTable(run.rows, `stats of ${run.output}`));
+  }
+  return box;
+}
+
+async function loadStats() {
+  const status = document.getElementById("stats-status");
+  try {
+    const stats = await api("GET", "/api/stats");
+    document.getElementById("stats-session")
+      .replaceChildren(statsTable(stats.session.rows, "stats of this page"));
+    document.getElementById("stats-folder").textContent =
+      `The *.stats.json files hf-spaces batch wrote in ${stats.folder} (newest first).`;
+    const runs = document.getElementById("stats-runs");
+    runs.replaceChildren(...stats.runs.map(runView));
+    if (!stats.runs.length) runs.append(el("p", { class: "muted", text: "No batch runs recorded here." }));
+    status.textContent = "";
+    document.body.dataset.statsLoaded = String(Number(document.body.dataset.statsLoaded || 0) + 1);
+  } catch (err) {
+    status.textContent = `Cannot load the stats: ${err.message || err}`;
   }
 }
 
@@ -333,9 +403,11 @@ async function start() {
   document.getElementById("add-tier").addEventListener("click", addTier);
   document.getElementById("enabled").addEventListener("change", scheduleValidate);
   document.getElementById("default-tier").addEventListener("change", scheduleValidate);
+  document.getElementById("stats-refresh").addEventListener("click", loadStats);
   try {
     state = await api("GET", "/api/settings");
     render();
+    await loadStats();
     document.body.dataset.ready = "true";
   } catch (err) {
     document.getElementById("form-error").textContent = `Cannot load the settings: ${err.message || err}`;
