@@ -432,17 +432,7 @@ class Gateway:
         ident: str,
         created: int,
     ) -> AsyncIterator[bytes]:
-        def chunk(delta: dict[str, Any] | None, **kw: Any) -> bytes:
-            return _sse(
-                chat_chunk(
-                    completion_id=ident,
-                    created=created,
-                    model=req.model,
-                    delta=delta,
-                    include_usage=req.include_usage,
-                    **kw,
-                )
-            )
+        chunk = _chunker(chat_chunk, "delta", ident, created, req.model, req.include_usage)
 
         assembler: ReplyAssembler | None = None
 
@@ -538,17 +528,7 @@ class Gateway:
     def _completion_events(
         self, chunks: AsyncIterator[StreamChunk], req: CompletionRequest, ident: str, created: int
     ) -> AsyncIterator[bytes]:
-        def chunk(text: str | None, **kw: Any) -> bytes:
-            return _sse(
-                completion_chunk(
-                    completion_id=ident,
-                    created=created,
-                    model=req.model,
-                    text=text,
-                    include_usage=req.include_usage,
-                    **kw,
-                )
-            )
+        chunk = _chunker(completion_chunk, "text", ident, created, req.model, req.include_usage)
 
         answer: SpaceAnswer | None = None
 
@@ -565,6 +545,32 @@ class Gateway:
             yield from _last_chunks(chunk, "", reason, answer, req.include_usage)
 
         return _relay(chunks, body(), tail)
+
+
+def _chunker(
+    build: Callable[..., dict[str, Any]],
+    field: str,
+    ident: str,
+    created: int,
+    model: str,
+    include_usage: bool,
+) -> Callable[..., bytes]:
+    """``chunk(content, **kw)``: one stream's chunk event, ``content`` as its ``field``
+    (``delta`` of a chat chunk, ``text`` of a completion chunk)."""
+
+    def chunk(content: Any, **kw: Any) -> bytes:
+        return _sse(
+            build(
+                completion_id=ident,
+                created=created,
+                model=model,
+                include_usage=include_usage,
+                **{field: content},
+                **kw,
+            )
+        )
+
+    return chunk
 
 
 async def _relay(
