@@ -281,10 +281,6 @@ class Batch:
         )
         return delay
 
-    def _done(self, permit: Permit, attempt: Attempt) -> None:
-        self.limiter.release(permit, "ok")
-        self.stats.add(queued=int(attempt.queued))
-
     def call(self, ask: Callable[[], _R]) -> _R:
         """``ask()`` under the limit, again after each overload answer while the deadline
         allows; any other failure is raised as it is. Inside another batch's call (a call
@@ -292,41 +288,17 @@ class Batch:
         for, which could never come with a limit of 1."""
         if current_attempt() is not None:
             return ask()
-        deadline: Deadline | None = None
-        overloads = 0
-        last: SpaceRateLimitError | None = None
+        tries = _Tries(self)
         while True:
-            permit = self._acquire()
-            if deadline is None:
-                deadline = self.space._core.deadline(self.timeout)
-            elif last is not None and deadline.left() <= 0:  # it ran out waiting for a slot
-                self.limiter.release(permit, "error")
-                raise gave_up(last, overloads, deadline, self.space.config)
-            attempt = Attempt(deadline)
-            token = enter(attempt)
+            token = enter(tries.start(self._acquire()))
             try:
                 value = ask()
-            except SpaceTimeoutError as exc:
-                self.limiter.release(permit, "error")
-                if last is None or deadline.left() > _DEADLINE_SLACK:
+            except BaseException as exc:
+                delay = tries.failed(exc)
+                if delay is None:
                     raise
-                # The prompt's deadline, spent mostly waiting out overload answers.
-                raise gave_up(
-                    last, overloads, deadline, self.space.config, during_try=True
-                ) from exc
-            except SpaceRateLimitError as exc:
-                if not is_overload(exc):
-                    self.limiter.release(permit, "error")
-                    raise
-                self.limiter.release(permit, "overload")
-                overloads += 1
-                last = exc
-                delay = self._retry(exc, overloads, deadline)
-            except BaseException:
-                self.limiter.release(permit, "error")
-                raise
             else:
-                self._done(permit, attempt)
+                tries.done()
                 return value
             finally:
                 leave(token)
@@ -336,47 +308,46 @@ class Batch:
         """Async :meth:`call`."""
         if current_attempt() is not None:
             return await ask()
-        deadline: Deadline | None = None
-        overloads = 0
-        last: SpaceRateLimitError | None = None
+        tries = _Tries(self)
         while True:
-            permit = await self._aacquire()
-            if deadline is None:
-                deadline = self.space._core.deadline(self.timeout)
-            elif last is not None and deadline.left() <= 0:  # it ran out waiting for a slot
-                self.limiter.release(permit, "error")
-                raise gave_up(last, overloads, deadline, self.space.config)
-            attempt = Attempt(deadline)
-            token = enter(attempt)
+            token = enter(tries.start(await self._aacquire()))
             try:
                 value = await ask()
-            except SpaceTimeoutError as exc:
-                self.limiter.release(permit, "error")
-                if last is None or deadline.left() > _DEADLINE_SLACK:
+            except BaseException as exc:
+                delay = tries.failed(exc)
+                if delay is None:
                     raise
-                # The prompt's deadline, spent mostly waiting out overload answers.
-                raise gave_up(
-                    last, overloads, deadline, self.space.config, during_try=True
-                ) from exc
-            except SpaceRateLimitError as exc:
-                if not is_overload(exc):
-                    self.limiter.release(permit, "error")
-                    raise
-                self.limiter.release(permit, "overload")
-                overloads += 1
-                last = exc
-                delay = self._retry(exc, overloads, deadline)
-            except BaseException:
-                self.limiter.release(permit, "error")
-                raise
             else:
-                self._done(permit, attempt)
+                tries.done()
                 return value
             finally:
                 leave(token)
             await asyncio.sleep(delay)
 
     # ------------------------------------------------------------------ many calls
+    def _settle(
+        self,
+        results: list[Any],
+        i: int,
+        outcome: Any,
+        failed: bool,
+        return_exceptions: bool,
+        on_done: OnDone | None,
+    ) -> bool:
+        """Prompt ``i``'s answer (or failure) counted and put in its place; ``False`` when the
+        failure is to stop the batch (without ``return_exceptions``): the driver raises it."""
+        if failed:
+            self.stats.add(failed=1)
+            if not return_exceptions:
+                return False
+            results[i] = outcome
+        else:
+            results[i] = outcome
+            self.stats.add(answered=1)
+        if on_done is not None:
+            on_done(i, outcome)
+        return True
+
     def map(
         self,
         n: int,
@@ -405,23 +376,19 @@ class Batch:
                     i = None if failures else next(order, None)
                 if i is None:
                     return
+                outcome: Any
                 try:
-                    results[i] = self.call(functools.partial(ask, i))
+                    outcome, failed = self.call(functools.partial(ask, i)), False
                 except catch as exc:
-                    self.stats.add(failed=1)
-                    if not return_exceptions:
-                        with lock:
-                            failures.append(exc)
-                        return
-                    results[i] = exc
+                    outcome, failed = exc, True
                 except BaseException as exc:
                     with lock:
                         failures.append(exc)
                     return
-                else:
-                    self.stats.add(answered=1)
-                if on_done is not None:
-                    on_done(i, results[i])
+                if not self._settle(results, i, outcome, failed, return_exceptions, on_done):
+                    with lock:
+                        failures.append(outcome)
+                    return
 
         workers = min(n, self.cap)
         if workers == 1:
@@ -456,17 +423,13 @@ class Batch:
 
         async def worker() -> None:
             for i in order:
+                outcome: Any
                 try:
-                    results[i] = await self.acall(functools.partial(ask, i))
+                    outcome, failed = await self.acall(functools.partial(ask, i)), False
                 except catch as exc:
-                    self.stats.add(failed=1)
-                    if not return_exceptions:
-                        raise
-                    results[i] = exc
-                else:
-                    self.stats.add(answered=1)
-                if on_done is not None:
-                    on_done(i, results[i])
+                    outcome, failed = exc, True
+                if not self._settle(results, i, outcome, failed, return_exceptions, on_done):
+                    raise outcome
 
         tasks = [asyncio.ensure_future(worker()) for _ in range(min(n, self.cap))]
         try:
@@ -484,6 +447,62 @@ class Batch:
             ):
                 raise outcome
         return results
+
+
+class _Tries:
+    """One prompt's tries through a batch's limit: what to do after each (no I/O, no waiting;
+    :meth:`Batch.call` and :meth:`Batch.acall` drive it)."""
+
+    def __init__(self, batch: Batch) -> None:
+        self.batch = batch
+        self.deadline: Deadline | None = None
+        self.overloads = 0
+        self.last: SpaceRateLimitError | None = None
+        self.permit: Permit | None = None
+        self.attempt: Attempt | None = None
+
+    def start(self, permit: Permit) -> Attempt:
+        """The attempt made with ``permit``; the deadline starts at the first one, and a
+        deadline spent waiting for a slot after an overload answer raises the typed error."""
+        batch = self.batch
+        deadline = self.deadline
+        if deadline is None:
+            deadline = self.deadline = batch.space._core.deadline(batch.timeout)
+        elif self.last is not None and deadline.left() <= 0:  # it ran out waiting for a slot
+            batch.limiter.release(permit, "error")
+            raise gave_up(self.last, self.overloads, deadline, batch.space.config)
+        self.permit = permit
+        self.attempt = Attempt(deadline)
+        return self.attempt
+
+    def done(self) -> None:
+        """The attempt answered."""
+        assert self.permit is not None and self.attempt is not None
+        self.batch.limiter.release(self.permit, "ok")
+        self.batch.stats.add(queued=int(self.attempt.queued))
+
+    def failed(self, exc: BaseException) -> float | None:
+        """After the attempt raised ``exc``: the wait before the next try (an overload answer
+        with time left), ``None`` when ``exc`` is to be raised as it is, or the typed error
+        raised when the prompt's deadline went on overload answers."""
+        batch, permit, deadline = self.batch, self.permit, self.deadline
+        assert permit is not None and deadline is not None
+        if isinstance(exc, SpaceRateLimitError) and is_overload(exc):
+            batch.limiter.release(permit, "overload")
+            self.overloads += 1
+            self.last = exc
+            return batch._retry(exc, self.overloads, deadline)
+        batch.limiter.release(permit, "error")
+        if (
+            isinstance(exc, SpaceTimeoutError)
+            and self.last is not None
+            and deadline.left() <= _DEADLINE_SLACK
+        ):
+            # The prompt's deadline, spent mostly waiting out overload answers.
+            raise gave_up(
+                self.last, self.overloads, deadline, batch.space.config, during_try=True
+            ) from exc
+        return None
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

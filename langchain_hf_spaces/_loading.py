@@ -494,6 +494,16 @@ def clean_token(value: str | None, where: str) -> str | None:
     return token
 
 
+def token_field(value: Any, where: str) -> Any:
+    """A ``token`` field's value before validation: a string or ``SecretStr`` cleaned as
+    :func:`clean_token` does (empty is none); anything else is left to the field's type."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        return clean_token(value, where)
+    return value
+
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _TOKEN_LIKE = re.compile(r"(hf_|api_org_)[A-Za-z0-9]{8,}", re.ASCII)
 

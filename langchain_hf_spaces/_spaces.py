@@ -23,6 +23,8 @@ from langchain_hf_spaces.schema import SchemaLike
 if TYPE_CHECKING:
     import httpx  # annotations only: the transport imports it on first use
 
+    from langchain_hf_spaces._batch import Batch
+
 __all__ = ["SpacesClient"]
 
 logger = logging.getLogger("langchain_hf_spaces")
@@ -493,6 +495,20 @@ class SpacesClient:
         """The Space whose limit a batch goes through: the first one its calls ask."""
         return self._route(tier)[0][0]
 
+    def _batch(
+        self,
+        prompts: Any,
+        tier: str | None,
+        context: Mapping[str, Any] | None,
+        parameters: Mapping[str, Any],
+        max_concurrency: int | None,
+        adaptive: bool,
+        timeout: float | None,
+    ) -> tuple[list[str], Batch]:
+        """The prompts checked and the batch they go through (for :meth:`batch`, :meth:`abatch`)."""
+        space = self._batch_space(tier)
+        return space._batch(prompts, context, parameters, max_concurrency, adaptive, timeout)
+
     def batch(
         self,
         prompts: Sequence[str],
@@ -507,9 +523,8 @@ class SpacesClient:
     ) -> list[SpaceAnswer | HFSpacesError]:
         """Answer many prompts on ``tier``; see :meth:`SpaceClient.batch` (each prompt falls
         back to the base tier as :meth:`complete` does)."""
-        space = self._batch_space(tier)
-        items, batch = space._batch(
-            prompts, context, parameters, max_concurrency, adaptive, timeout
+        items, batch = self._batch(
+            prompts, tier, context, parameters, max_concurrency, adaptive, timeout
         )
         return batch.map(
             len(items),
@@ -530,9 +545,8 @@ class SpacesClient:
         **parameters: Any,
     ) -> list[SpaceAnswer | HFSpacesError]:
         """Async :meth:`batch`."""
-        space = self._batch_space(tier)
-        items, batch = space._batch(
-            prompts, context, parameters, max_concurrency, adaptive, timeout
+        items, batch = self._batch(
+            prompts, tier, context, parameters, max_concurrency, adaptive, timeout
         )
         return await batch.amap(
             len(items),

@@ -120,11 +120,7 @@ class SpaceVariant(BaseModel):
     @field_validator("token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, str):
-            return _loading.clean_token(value, "a variant's token")
-        return value
+        return _loading.token_field(value, "a variant's token")
 
     @field_validator("token_env", mode="before")
     @classmethod

@@ -78,7 +78,7 @@ from pydantic import BaseModel, PrivateAttr, ValidationError, model_validator
 from typing_extensions import Self
 
 from langchain_hf_spaces import _constants as C
-from langchain_hf_spaces._batch import agated, batch_scope, gated, model_batch
+from langchain_hf_spaces._batch import Batch, agated, batch_scope, gated, model_batch
 from langchain_hf_spaces._chat_templates import (
     DEFAULT_CHAT_TEMPLATE,
     ChatTemplate,
@@ -440,6 +440,19 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
             answer = await client.acomplete(req.prompt, **req.params)
         return ChatResult(generations=[ChatGeneration(message=self._to_message(answer, req))])
 
+    def _batch_plan(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None,
+    ) -> tuple[list[RunnableConfig], Batch | None]:
+        """The configs of a :meth:`batch` (LangChain's own width: the Space's limit does the
+        limiting) and the batch whose limit its calls go through (``max_concurrency`` its cap)."""
+        configs = get_config_list(config, len(inputs))
+        limit = configs[0].get("max_concurrency")
+        width = min(len(inputs), limit or DEFAULT_BATCH_MAX_CONCURRENCY)
+        wide: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
+        return wide, model_batch(self, limit, len(inputs))
+
     def batch(
         self,
         inputs: list[LanguageModelInput],
@@ -453,11 +466,8 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         queue, 429) are retried, not failed."""
         if not inputs:
             return []
-        configs = get_config_list(config, len(inputs))
-        limit = configs[0].get("max_concurrency")
-        width = min(len(inputs), limit or DEFAULT_BATCH_MAX_CONCURRENCY)
-        wide: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
-        with batch_scope(model_batch(self, limit, len(inputs))):
+        wide, batch = self._batch_plan(inputs, config)
+        with batch_scope(batch):
             return super().batch(inputs, wide, return_exceptions=return_exceptions, **kwargs)
 
     async def abatch(
@@ -471,11 +481,8 @@ class ChatHuggingFaceSpace(_SpaceModelBase, BaseChatModel):
         """Async :meth:`batch`."""
         if not inputs:
             return []
-        configs = get_config_list(config, len(inputs))
-        limit = configs[0].get("max_concurrency")
-        width = min(len(inputs), limit or DEFAULT_BATCH_MAX_CONCURRENCY)
-        wide: list[RunnableConfig] = [{**c, "max_concurrency": width} for c in configs]
-        with batch_scope(model_batch(self, limit, len(inputs))):
+        wide, batch = self._batch_plan(inputs, config)
+        with batch_scope(batch):
             return await super().abatch(inputs, wide, return_exceptions=return_exceptions, **kwargs)
 
     def _stream(

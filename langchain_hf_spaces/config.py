@@ -511,11 +511,7 @@ class SpaceConfig(BaseModel):
     @field_validator("token", mode="before")
     @classmethod
     def _empty_token_is_none(cls, value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if isinstance(value, str):
-            return clean_token(value, "token")
-        return value
+        return _loading.token_field(value, "token")
 
     @field_validator("token_env", mode="before")
     @classmethod

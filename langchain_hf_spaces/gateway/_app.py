@@ -17,7 +17,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
@@ -424,7 +424,7 @@ class Gateway:
         first = await _unless_disconnected(request.receive, _first(events))
         return _EventStream(first, events)
 
-    async def _chat_events(
+    def _chat_events(
         self,
         chunks: AsyncIterator[StreamChunk],
         attempt: _Attempt,
@@ -432,60 +432,40 @@ class Gateway:
         ident: str,
         created: int,
     ) -> AsyncIterator[bytes]:
-        def chunk(delta: dict[str, Any] | None, **kw: Any) -> bytes:
-            return _sse(
-                chat_chunk(
-                    completion_id=ident,
-                    created=created,
-                    model=req.model,
-                    delta=delta,
-                    include_usage=req.include_usage,
-                    **kw,
-                )
-            )
+        chunk = _chunker(chat_chunk, "delta", ident, created, req.model, req.include_usage)
 
         assembler: ReplyAssembler | None = None
-        started = False
-        try:
-            try:
-                async for piece in chunks:
-                    if assembler is None:
-                        assert attempt.plan is not None
-                        assembler = ReplyAssembler(attempt.plan)
-                    if not started:
-                        started = True
-                        yield chunk({"role": "assistant", "content": ""})
-                    text = assembler.feed(piece)
-                    if text:
-                        yield chunk({"content": text})
-                    if assembler.done:
-                        break
-            finally:
-                await _aclose(chunks)
-        except Exception as exc:
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal assembler
+            async for piece in chunks:
+                if assembler is None:
+                    assert attempt.plan is not None
+                    assembler = ReplyAssembler(attempt.plan)
+                    yield chunk({"role": "assistant", "content": ""})
+                text = assembler.feed(piece)
+                if text:
+                    yield chunk({"content": text})
+                if assembler.done:
+                    break
+
+        def tail(started: bool) -> Iterator[bytes]:
+            if assembler is None:  # pragma: no cover - every stream ends with an answer chunk
+                raise GatewayError(
+                    502, "The Space's stream ended without an answer.", type="server_error"
+                )
             if not started:
-                raise
-            # Headers are sent: the error goes in the stream, as OpenAI's API does it.
-            yield _stream_error(exc)
-            return
-        if assembler is None:  # pragma: no cover - every stream ends with an answer chunk
-            raise GatewayError(
-                502, "The Space's stream ended without an answer.", type="server_error"
-            )
-        if not started:
-            yield chunk({"role": "assistant", "content": ""})
-        reply: Reply = assembler.finish()
-        if reply.content:
-            yield chunk({"content": reply.content})
-        if reply.tool_calls:
-            yield chunk(
-                {"tool_calls": [{"index": i, **call} for i, call in enumerate(reply.tool_calls)]}
-            )
-        reason = finish_reason(reply.answer, tool_calls=bool(reply.tool_calls), cut=reply.cut)
-        yield chunk({}, reason=reason, extension=answer_extension(reply.answer))
-        if req.include_usage:
-            yield chunk(None, usage=usage_object(reply.answer))
-        yield DONE
+                yield chunk({"role": "assistant", "content": ""})
+            reply: Reply = assembler.finish()
+            if reply.content:
+                yield chunk({"content": reply.content})
+            if reply.tool_calls:
+                calls = [{"index": i, **call} for i, call in enumerate(reply.tool_calls)]
+                yield chunk({"tool_calls": calls})
+            reason = finish_reason(reply.answer, tool_calls=bool(reply.tool_calls), cut=reply.cut)
+            yield from _last_chunks(chunk, {}, reason, reply.answer, req.include_usage)
+
+        return _relay(chunks, body(), tail)
 
     # ------------------------------------------------------------------ completions
     def _completion_params(self, space: SpaceClient, req: CompletionRequest) -> dict[str, Any]:
@@ -545,43 +525,93 @@ class Gateway:
         first = await _unless_disconnected(request.receive, _first(events))
         return _EventStream(first, events)
 
-    async def _completion_events(
+    def _completion_events(
         self, chunks: AsyncIterator[StreamChunk], req: CompletionRequest, ident: str, created: int
     ) -> AsyncIterator[bytes]:
-        def chunk(text: str | None, **kw: Any) -> bytes:
-            return _sse(
-                completion_chunk(
-                    completion_id=ident,
-                    created=created,
-                    model=req.model,
-                    text=text,
-                    include_usage=req.include_usage,
-                    **kw,
-                )
-            )
+        chunk = _chunker(completion_chunk, "text", ident, created, req.model, req.include_usage)
 
         answer: SpaceAnswer | None = None
-        started = False
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal answer
+            async for piece in chunks:
+                if piece.answer is not None:
+                    answer = piece.answer
+                if piece.text:
+                    yield chunk(piece.text)
+
+        def tail(started: bool) -> Iterator[bytes]:
+            reason = finish_reason(answer, tool_calls=False, cut=False)
+            yield from _last_chunks(chunk, "", reason, answer, req.include_usage)
+
+        return _relay(chunks, body(), tail)
+
+
+def _chunker(
+    build: Callable[..., dict[str, Any]],
+    field: str,
+    ident: str,
+    created: int,
+    model: str,
+    include_usage: bool,
+) -> Callable[..., bytes]:
+    """``chunk(content, **kw)``: one stream's chunk event, ``content`` as its ``field``
+    (``delta`` of a chat chunk, ``text`` of a completion chunk)."""
+
+    def chunk(content: Any, **kw: Any) -> bytes:
+        return _sse(
+            build(
+                completion_id=ident,
+                created=created,
+                model=model,
+                include_usage=include_usage,
+                **{field: content},
+                **kw,
+            )
+        )
+
+    return chunk
+
+
+async def _relay(
+    chunks: AsyncIterator[StreamChunk],
+    body: AsyncIterator[bytes],
+    tail: Callable[[bool], Iterable[bytes]],
+) -> AsyncIterator[bytes]:
+    """A stream's events: ``body``'s (made from the Space's ``chunks``), then ``tail(started)``'s
+    and ``[DONE]``. A failure before the first event is raised (an HTTP error); after it, the
+    headers are sent: the error goes in the stream, as OpenAI's API does it."""
+    started = False
+    try:
         try:
-            try:
-                async for piece in chunks:
-                    if piece.answer is not None:
-                        answer = piece.answer
-                    if piece.text:
-                        started = True
-                        yield chunk(piece.text)
-            finally:
-                await _aclose(chunks)
-        except Exception as exc:
-            if not started:
-                raise
-            yield _stream_error(exc)
-            return
-        reason = finish_reason(answer, tool_calls=False, cut=False)
-        yield chunk("", reason=reason, extension=answer_extension(answer))
-        if req.include_usage:
-            yield chunk(None, usage=usage_object(answer))
-        yield DONE
+            async for event in body:
+                started = True
+                yield event
+        finally:
+            await _aclose(body)
+            await _aclose(chunks)
+    except Exception as exc:
+        if not started:
+            raise
+        yield _stream_error(exc)
+        return
+    for event in tail(started):
+        yield event
+    yield DONE
+
+
+def _last_chunks(
+    chunk: Callable[..., bytes],
+    empty: Any,
+    reason: str,
+    answer: SpaceAnswer | None,
+    include_usage: bool,
+) -> Iterator[bytes]:
+    """The chunk with the ``finish_reason`` (and where the answer came from), then the
+    usage-only chunk when the client asked for it."""
+    yield chunk(empty, reason=reason, extension=answer_extension(answer))
+    if include_usage:
+        yield chunk(None, usage=usage_object(answer))
 
 
 def _stream_error(exc: Exception) -> bytes:

@@ -466,6 +466,47 @@ def answer_extension(answer: SpaceAnswer | None) -> dict[str, Any]:
     return data
 
 
+def _choice(reason: str | None, **content: Any) -> dict[str, Any]:
+    """The one choice of an answer or chunk (``message``, ``delta`` or ``text``)."""
+    return {"index": 0, **content, "logprobs": None, "finish_reason": reason}
+
+
+def _envelope(
+    kind: str, completion_id: str, created: int, model: str, choices: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """What every completion object and chunk starts with."""
+    return {
+        "id": completion_id,
+        "object": kind,
+        "created": created,
+        "model": model,
+        "system_fingerprint": None,
+        "choices": choices,
+    }
+
+
+def _answered(body: dict[str, Any], answer: SpaceAnswer | None) -> dict[str, Any]:
+    """A whole answer's object: its usage and where it came from."""
+    body["usage"] = usage_object(answer)
+    body[EXTENSION] = answer_extension(answer)
+    return body
+
+
+def _streamed(
+    body: dict[str, Any],
+    include_usage: bool,
+    usage: dict[str, Any] | None,
+    extension: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """A chunk: ``usage`` on every chunk when asked for (null but on the last), the extension
+    on the last."""
+    if include_usage:
+        body["usage"] = usage
+    if extension:
+        body[EXTENSION] = extension
+    return body
+
+
 def chat_completion_object(
     *,
     completion_id: str,
@@ -481,16 +522,8 @@ def chat_completion_object(
         message["tool_calls"] = tool_calls
     if answer is not None and answer.reasoning:
         message["reasoning_content"] = answer.reasoning
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": reason}],
-        "usage": usage_object(answer),
-        EXTENSION: answer_extension(answer),
-    }
+    choices = [_choice(reason, message=message)]
+    return _answered(_envelope("chat.completion", completion_id, created, model, choices), answer)
 
 
 def chat_chunk(
@@ -505,36 +538,16 @@ def chat_chunk(
     extension: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One ``chat.completion.chunk``; ``delta=None`` is the usage-only last chunk (no choices)."""
-    chunk: dict[str, Any] = {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": []
-        if delta is None
-        else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}],
-    }
-    if include_usage:
-        chunk["usage"] = usage
-    if extension:
-        chunk[EXTENSION] = extension
-    return chunk
+    choices = [] if delta is None else [_choice(reason, delta=delta)]
+    body = _envelope("chat.completion.chunk", completion_id, created, model, choices)
+    return _streamed(body, include_usage, usage, extension)
 
 
 def completion_object(
     *, completion_id: str, created: int, model: str, text: str, reason: str, answer: SpaceAnswer
 ) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": reason}],
-        "usage": usage_object(answer),
-        EXTENSION: answer_extension(answer),
-    }
+    choices = [_choice(reason, text=text)]
+    return _answered(_envelope("text_completion", completion_id, created, model, choices), answer)
 
 
 def completion_chunk(
@@ -548,21 +561,10 @@ def completion_chunk(
     usage: dict[str, Any] | None = None,
     extension: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    chunk: dict[str, Any] = {
-        "id": completion_id,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "system_fingerprint": None,
-        "choices": []
-        if text is None
-        else [{"index": 0, "text": text, "logprobs": None, "finish_reason": reason}],
-    }
-    if include_usage:
-        chunk["usage"] = usage
-    if extension:
-        chunk[EXTENSION] = extension
-    return chunk
+    """One ``text_completion`` chunk; ``text=None`` is the usage-only last chunk."""
+    choices = [] if text is None else [_choice(reason, text=text)]
+    body = _envelope("text_completion", completion_id, created, model, choices)
+    return _streamed(body, include_usage, usage, extension)
 
 
 def model_object(tier: str, config: SpaceConfig, *, default: bool) -> dict[str, Any]:
