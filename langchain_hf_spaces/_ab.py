@@ -30,6 +30,7 @@ from langchain_hf_spaces.errors import SpaceInputError
 __all__ = ["Arm", "Split", "bucket", "check_key", "default_names", "pick_index"]
 
 _T = TypeVar("_T")
+_C = TypeVar("_C")
 _SCALE = float(1 << 64)
 MAX_KEY_CHARS = 1024
 """The longest ``ab_key`` accepted (a user id, a session id; not a document)."""
@@ -124,6 +125,20 @@ class Split(Generic[_T]):
         self.arms: tuple[Arm[_T], ...] = tuple(Arm(n, float(w), item) for n, w, item in arms)
         if not any(a.weight > 0 for a in self.arms):
             raise ValueError(f"tier {tier!r}: no variant has a positive weight")
+
+    @classmethod
+    def made(
+        cls,
+        tier: str,
+        variants: Sequence[tuple[str, float, _C]],
+        make: Callable[[_C, str], _T],
+    ) -> Split[_T] | None:
+        """The split of a tier's variants (``SpaceConfig.variant_configs()``: name, weight,
+        config), each arm's item made by ``make(config, name)``; ``None`` without variants.
+        The one place a tier's variants become a split's arms."""
+        if not variants:
+            return None
+        return cls(tier, [(name, weight, make(config, name)) for name, weight, config in variants])
 
     def __repr__(self) -> str:
         shares = ", ".join(f"{a.name}={a.weight:g}" for a in self.arms)

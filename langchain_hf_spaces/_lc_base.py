@@ -515,21 +515,19 @@ class _SpaceModelBase(BaseModel):
             return None
         if self.spaces is not None:  # cfg is then its first variant's: take the tier's own
             cfg = self.spaces.settings.tiers.get(tier, cfg)
-        if not cfg.variants:
-            return None
-        arms: list[tuple[str, float, SpaceClient]] = []
-        for name, weight, vcfg in cfg.variant_configs():
+        spaces = self.spaces
+
+        def arm(vcfg: SpaceConfig, name: str) -> SpaceClient:
             if overrides:
                 vcfg = vcfg.updated(**overrides)
-            theirs = self.spaces.space(tier, variant=name) if self.spaces is not None else None
+            theirs = spaces.space(tier, variant=name) if spaces is not None else None
+            return shared.client(
+                (*cache_key, "variant", name),
+                keep,
+                lambda: _make(vcfg, tier, theirs, bool(overrides), profile, name),
+            )
 
-            def make(
-                vcfg: SpaceConfig = vcfg, theirs: SpaceClient | None = theirs, name: str = name
-            ) -> Any:
-                return _make(vcfg, tier, theirs, bool(overrides), profile, name)
-
-            arms.append((name, weight, shared.client((*cache_key, "variant", name), keep, make)))
-        return _ab.Split(tier, arms)
+        return _ab.Split.made(tier, cfg.variant_configs(), arm)
 
     def _bind(self, d: _Derived) -> None:
         self._client, self._disabled_tier, self._split = d.client, d.disabled_tier, d.split

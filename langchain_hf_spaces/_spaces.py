@@ -108,11 +108,12 @@ class SpacesClient:
         )
 
     def _add_tier(self, name: str, cfg: SpaceConfig) -> SpaceClient:
-        variants = cfg.variant_configs()
-        if not variants:
+        made = _ab.Split.made(
+            name, cfg.variant_configs(), lambda c, v: self._client_for(c, name, v)
+        )
+        if made is None:
             return self._spaces.setdefault(name, self._client_for(cfg, name))
-        arms = [(v, w, self._client_for(c, name, v)) for v, w, c in variants]
-        split = self._splits.setdefault(name, _ab.Split(name, arms))
+        split = self._splits.setdefault(name, made)
         return self._spaces.setdefault(name, split.arms[0].item)
 
     # Copies (deepcopy, pickle, cloudpickle) keep the settings and options; the copy opens its

@@ -463,6 +463,8 @@ class SpaceConfig(BaseModel):
         """``(name, weight, config)`` of each variant, in order: the config is this one's
         settings with the variant's on top (and no variants). Empty without variants. A
         token provider of this config is inherited by variants without a token of their own."""
+        if not self.variants:  # the common case, on every call's client derivation
+            return []
         base = self._base_settings()
         out: list[tuple[str, float, SpaceConfig]] = []
         for v in self.variants:

@@ -94,36 +94,22 @@ def _clients(
 ) -> tuple[SpaceClient, _ab.Split[SpaceClient] | None]:
     """The client of ``config``; for a tier with A/B variants, the first variant's and the
     split between all of them (on one connection pool)."""
-    variants = config.variant_configs()
-    if not variants:
-        client = SpaceClient(
-            config,
+    pool = HTTPPool(http_client, async_http_client)
+
+    def make(cfg: SpaceConfig, variant: str | None = None) -> SpaceClient:
+        return SpaceClient(
+            cfg,
             tier=tier,
-            http_client=http_client,
-            async_http_client=async_http_client,
             on_wait=on_wait,
             profile=profile,
+            variant=variant,
             cache=cache,
+            _pool=pool,
         )
-        return client, None
-    pool = HTTPPool(http_client, async_http_client)
-    arms = [
-        (
-            name,
-            weight,
-            SpaceClient(
-                cfg,
-                tier=tier,
-                on_wait=on_wait,
-                profile=profile,
-                variant=name,
-                cache=cache,
-                _pool=pool,
-            ),
-        )
-        for name, weight, cfg in variants
-    ]
-    split = _ab.Split(tier, arms)
+
+    split = _ab.Split.made(tier, config.variant_configs(), make)
+    if split is None:
+        return make(config), None
     return split.arms[0].item, split
 
 
